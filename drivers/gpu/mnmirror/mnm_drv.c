@@ -1,0 +1,792 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mnmirror mock GPU: a DRM render-node driver whose device page table mirrors
+ * the address space of the process that opened it, through hmm_mirror.
+ *
+ * Objects: one struct mnm_device per mock device (module parameter
+ * num_devices), one struct mnm_ctx per open file.  A context is bound to the
+ * opener's mm for its whole life; memory ioctls from any other mm fail with
+ * -EPERM.
+ *
+ * Locking:
+ *  - ctx->mirror's update lock protects ctx->pt (see mnm_pt.c); the device
+ *    copies data only under it, so an invalidation that returned has made the
+ *    device forget the pages.
+ *  - mnm_devices[] is written only at module init and exit.
+ *  - The teardown test log (test_teardown parameter) has its own spinlock.
+ *  DRM guarantees no ioctl runs on a file once ->postclose is called.
+ */
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_ioctl.h>
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <uapi/mnmirror.h>
+
+#include "mnm_drv.h"
+
+#define MNM_MAX_DEVICES		8
+/* Pages the device copies per pass (one bounce buffer). */
+#define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
+/* Passes over the same pages before a device access gives up. */
+#define MNM_COPY_ATTEMPTS	16
+
+static unsigned int num_devices = 2;
+module_param(num_devices, uint, 0444);
+MODULE_PARM_DESC(num_devices, "Number of mock devices (1-8, default 2)");
+
+static bool test_teardown;
+module_param(test_teardown, bool, 0444);
+MODULE_PARM_DESC(test_teardown,
+		 "Test hook: every open file adds teardown-chain entries and logs releases to debugfs mnmirror/teardown_log");
+
+static bool debug_warn;
+module_param(debug_warn, bool, 0444);
+MODULE_PARM_DESC(debug_warn, "Test hook: WARN once at load (proves that test runs catch kernel splats)");
+
+struct mnm_device {
+	struct drm_device drm;
+	struct platform_device *pdev;
+	unsigned int index;
+	struct hmm_mirror_counters counters;	/* sum over its files */
+	atomic64_t pt_pages;
+	atomic64_t mapped_pages;
+	struct dentry *debugfs;
+};
+
+#define MNM_TEARDOWN_ENTRIES	3
+
+struct mnm_ctx;
+
+struct mnm_teardown {
+	struct hmm_mirror_teardown td;
+	struct mnm_ctx *ctx;
+};
+
+struct mnm_ctx {
+	struct mnm_device *mdev;
+	struct hmm_mirror mirror;
+	struct mnm_pt pt;
+	unsigned int id;
+	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
+};
+
+static struct mnm_device *mnm_devices[MNM_MAX_DEVICES];
+static struct dentry *mnm_debugfs_root;
+static atomic_t mnm_ctx_ids = ATOMIC_INIT(0);
+
+/* ---- teardown test log ---------------------------------------------- */
+
+#define MNM_LOG_SIZE		(1024 * 1024)
+static DEFINE_SPINLOCK(mnm_log_lock);
+static char *mnm_log;
+static size_t mnm_log_len;
+
+static __printf(1, 2) void mnm_log_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!mnm_log)
+		return;
+	spin_lock(&mnm_log_lock);
+	va_start(ap, fmt);
+	if (mnm_log_len < MNM_LOG_SIZE)
+		mnm_log_len += vscnprintf(mnm_log + mnm_log_len,
+					  MNM_LOG_SIZE - mnm_log_len, fmt, ap);
+	va_end(ap);
+	spin_unlock(&mnm_log_lock);
+}
+
+static int mnm_log_show(struct seq_file *m, void *unused)
+{
+	char *copy = kvmalloc(MNM_LOG_SIZE, GFP_KERNEL);
+	size_t len;
+
+	if (!copy)
+		return -ENOMEM;
+	spin_lock(&mnm_log_lock);
+	len = mnm_log_len;
+	memcpy(copy, mnm_log, len);
+	spin_unlock(&mnm_log_lock);
+	seq_write(m, copy, len);
+	kvfree(copy);
+	return 0;
+}
+
+static int mnm_log_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, mnm_log_show, NULL);
+}
+
+static ssize_t mnm_log_write(struct file *file, const char __user *buf,
+			     size_t len, loff_t *ppos)
+{
+	/* Any write clears the log. */
+	spin_lock(&mnm_log_lock);
+	mnm_log_len = 0;
+	spin_unlock(&mnm_log_lock);
+	return len;
+}
+
+static const struct file_operations mnm_log_fops = {
+	.owner = THIS_MODULE,
+	.open = mnm_log_open,
+	.read = seq_read,
+	.write = mnm_log_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+static void mnm_teardown_fn(struct hmm_mirror_teardown *td,
+			    struct mm_struct *mm)
+{
+	struct mnm_teardown *t = container_of(td, struct mnm_teardown, td);
+
+	mnm_log_add("teardown ctx=%u prio=%d\n", t->ctx->id, td->priority);
+}
+
+/* ---- mirror callbacks ----------------------------------------------- */
+
+static struct mnm_ctx *mnm_ctx_of(struct hmm_mirror *mirror)
+{
+	return container_of(mirror, struct mnm_ctx, mirror);
+}
+
+static void mnm_mirror_invalidate(struct hmm_mirror *mirror,
+				  const struct mmu_notifier_range *range,
+				  unsigned long start, unsigned long end)
+{
+	mnm_pt_zap(&mnm_ctx_of(mirror)->pt, start, end);
+}
+
+static void mnm_mirror_release(struct hmm_mirror *mirror,
+			       enum hmm_mirror_release_reason reason)
+{
+	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
+
+	hmm_mirror_lock(mirror);
+	mnm_pt_zap(&ctx->pt, 0, TASK_SIZE_MAX);
+	hmm_mirror_unlock(mirror);
+	mnm_log_add("release ctx=%u reason=%s mapped=%lld\n", ctx->id,
+		    reason == HMM_MIRROR_RELEASE_EXIT ? "exit" : "unregister",
+		    atomic64_read(&ctx->pt.mapped_pages));
+}
+
+static int mnm_mirror_prepare(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, void *arg)
+{
+	return mnm_pt_reserve(&mnm_ctx_of(mirror)->pt, MNM_PT_BATCH_TABLES);
+}
+
+static u64 mnm_pte_of(unsigned long hmm_pfn)
+{
+	u64 pte = PFN_PHYS(page_to_pfn(hmm_pfn_to_page(hmm_pfn))) | MNM_PTE_VALID;
+
+	if (hmm_pfn & HMM_PFN_WRITE)
+		pte |= MNM_PTE_WRITE;
+	if (hmm_mirror_pfn_is_zero(hmm_pfn))
+		pte |= MNM_PTE_ZERO;
+	return pte;
+}
+
+/* 512 entries of one PMD mapping with the same permissions? */
+static bool mnm_pfns_huge(const unsigned long *pfns)
+{
+	unsigned long first = pfns[0];
+	int i;
+
+	if (hmm_pfn_to_map_order(first) != PMD_SHIFT - PAGE_SHIFT ||
+	    !IS_ALIGNED(page_to_pfn(hmm_pfn_to_page(first)), MNM_PT_ENTRIES))
+		return false;
+	for (i = 1; i < MNM_PT_ENTRIES; i++)
+		if (pfns[i] != first + i)
+			return false;
+	return true;
+}
+
+static int mnm_mirror_commit(struct hmm_mirror *mirror,
+			     const struct hmm_mirror_batch *batch)
+{
+	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
+	unsigned long n = (batch->end - batch->start) >> PAGE_SHIFT;
+	unsigned long i = 0;
+	int ret;
+
+	while (i < n) {
+		unsigned long addr = batch->start + (i << PAGE_SHIFT);
+		unsigned long pfn = batch->hmm_pfns[i];
+
+		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR)) {
+			i++;
+			continue;
+		}
+		if (IS_ALIGNED(addr, PMD_SIZE) && n - i >= MNM_PT_ENTRIES &&
+		    mnm_pfns_huge(&batch->hmm_pfns[i])) {
+			ret = mnm_pt_map_huge(&ctx->pt, addr, mnm_pte_of(pfn));
+			i += MNM_PT_ENTRIES;
+		} else {
+			ret = mnm_pt_map(&ctx->pt, addr, mnm_pte_of(pfn));
+			i++;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct hmm_mirror_ops mnm_mirror_ops = {
+	.invalidate = mnm_mirror_invalidate,
+	.release = mnm_mirror_release,
+	.prepare = mnm_mirror_prepare,
+	.commit = mnm_mirror_commit,
+};
+
+/* ---- ioctls --------------------------------------------------------- */
+
+static bool mnm_zero(const __u64 *reserved, size_t n)
+{
+	while (n--)
+		if (reserved[n])
+			return false;
+	return true;
+}
+
+/* Validate a user range; -EINVAL for anything a correct caller never sends. */
+static int mnm_check_range(u64 addr, u64 npages)
+{
+	if (!npages || npages > MNM_MAX_PAGES || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	if (addr + (npages << PAGE_SHIFT) < addr ||
+	    !access_ok(u64_to_user_ptr(addr), npages << PAGE_SHIFT))
+		return -EINVAL;
+	return 0;
+}
+
+/* The calling process must be the one whose mm the file mirrors. */
+static struct mnm_ctx *mnm_ctx_check(struct drm_file *file)
+{
+	struct mnm_ctx *ctx = file->driver_priv;
+
+	if (current->mm != hmm_mirror_mm(&ctx->mirror))
+		return ERR_PTR(-EPERM);
+	return ctx;
+}
+
+static int mnm_ioctl_get_info(struct drm_device *drm, void *data,
+			      struct drm_file *file)
+{
+	struct mnm_device *mdev = container_of(drm, struct mnm_device, drm);
+	struct drm_mnm_info *args = data;
+
+	if (args->size != sizeof(*args) ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	args->abi_version = MNM_ABI_VERSION;
+	args->caps = MNM_CAP_MIRROR | MNM_CAP_HUGE_PTE;
+	args->page_size = PAGE_SIZE;
+	args->device_index = mdev->index;
+	args->devmem_size = 0;
+	return 0;
+}
+
+/*
+ * Copy between the bounce buffer and pages [first, n) of addr through the
+ * device page table.  Returns the index of the first page the device cannot
+ * access (n when all could).  Called with the update lock held.
+ */
+static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
+				     unsigned long first, unsigned long n,
+				     char *bounce, bool write)
+{
+	unsigned long i;
+
+	for (i = first; i < n; i++) {
+		u64 pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
+		struct page *page;
+		void *vaddr;
+
+		if (!(pte & MNM_PTE_VALID) || (write && !(pte & MNM_PTE_WRITE)))
+			return i;
+		page = pfn_to_page(PHYS_PFN(pte & MNM_PTE_ADDR));
+		vaddr = kmap_local_page(page);
+		if (write)
+			memcpy(vaddr, bounce + (i << PAGE_SHIFT), PAGE_SIZE);
+		else
+			memcpy(bounce + (i << PAGE_SHIFT), vaddr, PAGE_SIZE);
+		kunmap_local(vaddr);
+	}
+	return n;
+}
+
+static int mnm_rw(struct drm_file *file, struct drm_mnm_rw *args, bool write)
+{
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	char __user *uptr = u64_to_user_ptr(args->ptr);
+	unsigned long done = 0;
+	char *bounce;
+	int ret;
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || args->flags ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	ret = mnm_check_range(args->addr, args->npages);
+	if (ret)
+		return ret;
+	if (!uptr || !access_ok(uptr, args->npages << PAGE_SHIFT))
+		return -EFAULT;
+	args->cpages = 0;
+	args->faults = 0;
+
+	bounce = kvmalloc(min_t(u64, args->npages, MNM_COPY_PAGES) << PAGE_SHIFT,
+			  GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+
+	while (done < args->npages) {
+		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
+		unsigned long addr = args->addr + (done << PAGE_SHIFT);
+		unsigned long copied = 0;
+		int attempts = 0;
+
+		if (write && copy_from_user(bounce, uptr + (done << PAGE_SHIFT),
+					    n << PAGE_SHIFT)) {
+			ret = -EFAULT;
+			break;
+		}
+		for (;;) {
+			hmm_mirror_lock(&ctx->mirror);
+			copied = mnm_copy_locked(ctx, addr, copied, n, bounce, write);
+			hmm_mirror_unlock(&ctx->mirror);
+			if (copied == n)
+				break;
+			if (++attempts > MNM_COPY_ATTEMPTS) {
+				ret = -EBUSY;
+				goto out;
+			}
+			/* The device faults the pages it is missing. */
+			ret = hmm_mirror_fault(&ctx->mirror,
+					       addr + (copied << PAGE_SHIFT),
+					       addr + (n << PAGE_SHIFT),
+					       write ? HMM_MIRROR_FAULT_WRITE : 0,
+					       ctx);
+			if (ret < 0)
+				goto out;
+			args->faults += ret;
+		}
+		if (!write && copy_to_user(uptr + (done << PAGE_SHIFT), bounce,
+					   n << PAGE_SHIFT)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += n;
+		args->cpages = done;
+	}
+out:
+	kvfree(bounce);
+	return ret < 0 ? ret : 0;
+}
+
+static int mnm_ioctl_read(struct drm_device *drm, void *data,
+			  struct drm_file *file)
+{
+	return mnm_rw(file, data, false);
+}
+
+static int mnm_ioctl_write(struct drm_device *drm, void *data,
+			   struct drm_file *file)
+{
+	return mnm_rw(file, data, true);
+}
+
+static u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn)
+{
+	struct page *page;
+	unsigned int order;
+	u8 prot;
+
+	if (hmm_pfn & HMM_PFN_ERROR)
+		return MNM_PROT_ERROR;
+	if (!(hmm_pfn & HMM_PFN_VALID))
+		return MNM_PROT_NONE;
+	page = hmm_pfn_to_page(hmm_pfn);
+	prot = (hmm_pfn & HMM_PFN_WRITE) ? MNM_PROT_WRITE : MNM_PROT_READ;
+	if (hmm_mirror_pfn_is_zero(hmm_pfn))
+		prot |= MNM_PROT_ZERO;
+	else if (is_device_private_page(page))
+		prot |= page->pgmap->owner == ctx->mdev ?
+			MNM_PROT_DEV_PRIVATE_LOCAL : MNM_PROT_DEV_PRIVATE_REMOTE;
+	order = hmm_pfn_to_map_order(hmm_pfn);
+	if (order == PUD_SHIFT - PAGE_SHIFT)
+		prot |= MNM_PROT_PUD;
+	else if (order == PMD_SHIFT - PAGE_SHIFT)
+		prot |= MNM_PROT_PMD;
+	return prot;
+}
+
+static u8 mnm_prot_of_pte(u64 pte)
+{
+	u8 prot;
+
+	if (!(pte & MNM_PTE_VALID))
+		return MNM_PROT_NONE;
+	prot = (pte & MNM_PTE_WRITE) ? MNM_PROT_WRITE : MNM_PROT_READ;
+	if (pte & MNM_PTE_HUGE)
+		prot |= MNM_PROT_PMD;
+	if (pte & MNM_PTE_ZERO)
+		prot |= MNM_PROT_ZERO;
+	return prot;
+}
+
+static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
+			      struct drm_file *file)
+{
+	struct drm_mnm_snapshot *args = data;
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	u8 __user *uptr = u64_to_user_ptr(args->ptr);
+	unsigned long *pfns = NULL;
+	u8 *prot = NULL;
+	unsigned long done, i;
+	int ret;
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || (args->flags & ~MNM_SNAPSHOT_DEVICE) ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	ret = mnm_check_range(args->addr, args->npages);
+	if (ret)
+		return ret;
+	if (!uptr || !access_ok(uptr, args->npages))
+		return -EFAULT;
+
+	pfns = kvmalloc_array(MNM_COPY_PAGES, sizeof(*pfns), GFP_KERNEL);
+	prot = kmalloc(MNM_COPY_PAGES, GFP_KERNEL);
+	if (!pfns || !prot) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (done = 0; done < args->npages; done += i) {
+		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
+		unsigned long addr = args->addr + (done << PAGE_SHIFT);
+
+		if (args->flags & MNM_SNAPSHOT_DEVICE) {
+			hmm_mirror_lock(&ctx->mirror);
+			for (i = 0; i < n; i++)
+				prot[i] = mnm_prot_of_pte(mnm_pt_lookup(&ctx->pt,
+						addr + (i << PAGE_SHIFT)));
+			hmm_mirror_unlock(&ctx->mirror);
+		} else {
+			ret = hmm_mirror_snapshot(&ctx->mirror, addr,
+						  addr + (n << PAGE_SHIFT), pfns);
+			if (ret < 0)
+				goto out;
+			for (i = 0; i < n; i++)
+				prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
+		}
+		if (copy_to_user(uptr + done, prot, n)) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	kfree(prot);
+	kvfree(pfns);
+	return ret;
+}
+
+static int mnm_ioctl_release(struct drm_device *drm, void *data,
+			     struct drm_file *file)
+{
+	struct drm_mnm_release *args = data;
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	unsigned long start, end;
+	int ret;
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || args->flags ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	ret = mnm_check_range(args->addr, args->npages);
+	if (ret)
+		return ret;
+	start = args->addr;
+	end = start + (args->npages << PAGE_SHIFT);
+	hmm_mirror_lock(&ctx->mirror);
+	mnm_pt_zap(&ctx->pt, start, end);
+	hmm_mirror_unlock(&ctx->mirror);
+	hmm_mirror_forget(&ctx->mirror, start, end);
+	return 0;
+}
+
+static void mnm_counters_fill(struct drm_mnm_counters *out,
+			      const struct hmm_mirror_counters *c,
+			      atomic64_t *pt_pages, atomic64_t *mapped_pages)
+{
+	out->faults = atomic64_read(&c->faults);
+	out->pages_faulted = atomic64_read(&c->pages_faulted);
+	out->retries = atomic64_read(&c->retries);
+	out->timeouts = atomic64_read(&c->timeouts);
+	out->invalidations = atomic64_read(&c->invalidations);
+	out->invalidations_nonblock = atomic64_read(&c->invalidations_nonblock);
+	out->nonblock_refusals = atomic64_read(&c->nonblock_refusals);
+	out->snapshots = atomic64_read(&c->snapshots);
+	out->pt_pages = atomic64_read(pt_pages);
+	out->mapped_pages = atomic64_read(mapped_pages);
+	memset(out->reserved, 0, sizeof(out->reserved));
+}
+
+static int mnm_ioctl_stats(struct drm_device *drm, void *data,
+			   struct drm_file *file)
+{
+	struct mnm_device *mdev = container_of(drm, struct mnm_device, drm);
+	struct mnm_ctx *ctx = file->driver_priv;
+	struct drm_mnm_stats *args = data;
+
+	if (args->size != sizeof(*args) || args->flags)
+		return -EINVAL;
+	mnm_counters_fill(&args->file, &ctx->mirror.stats, &ctx->pt.pt_pages,
+			  &ctx->pt.mapped_pages);
+	mnm_counters_fill(&args->device, &mdev->counters, &mdev->pt_pages,
+			  &mdev->mapped_pages);
+	return 0;
+}
+
+static const struct drm_ioctl_desc mnm_ioctls[] = {
+	DRM_IOCTL_DEF_DRV(MNM_GET_INFO, mnm_ioctl_get_info, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_READ, mnm_ioctl_read, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_WRITE, mnm_ioctl_write, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_SNAPSHOT, mnm_ioctl_snapshot, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_RELEASE, mnm_ioctl_release, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_STATS, mnm_ioctl_stats, DRM_RENDER_ALLOW),
+};
+
+/* ---- open / close --------------------------------------------------- */
+
+static int mnm_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct mnm_device *mdev = container_of(drm, struct mnm_device, drm);
+	static const int prio[MNM_TEARDOWN_ENTRIES] = { 30, 10, 20 };
+	struct mnm_ctx *ctx;
+	char name[32];
+	int ret, i;
+
+	if (!current->mm)
+		return -EINVAL;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->mdev = mdev;
+	ctx->id = atomic_inc_return(&mnm_ctx_ids);
+	ret = mnm_pt_init(&ctx->pt, &mdev->pt_pages, &mdev->mapped_pages);
+	if (ret)
+		goto err_free;
+	ctx->mirror.ops = &mnm_mirror_ops;
+	ctx->mirror.owner = mdev;
+	ctx->mirror.parent = &mdev->counters;
+	ret = hmm_mirror_register(&ctx->mirror, current->mm);
+	if (ret)
+		goto err_pt;
+	if (test_teardown) {
+		for (i = 0; i < MNM_TEARDOWN_ENTRIES; i++) {
+			ctx->teardown[i].ctx = ctx;
+			ctx->teardown[i].td.fn = mnm_teardown_fn;
+			ctx->teardown[i].td.priority = prio[i];
+			ret = hmm_mirror_add_teardown(&ctx->mirror,
+						      &ctx->teardown[i].td);
+			if (ret)
+				goto err_teardown;
+		}
+		mnm_log_add("open ctx=%u pid=%d\n", ctx->id, current->tgid);
+	}
+	snprintf(name, sizeof(name), "ctx%u", ctx->id);
+	hmm_mirror_debugfs_create(&ctx->mirror, mdev->debugfs, name);
+	file->driver_priv = ctx;
+	return 0;
+
+err_teardown:
+	while (i--)
+		hmm_mirror_remove_teardown(&ctx->mirror, &ctx->teardown[i].td);
+	hmm_mirror_unregister(&ctx->mirror);
+err_pt:
+	mnm_pt_fini(&ctx->pt);
+err_free:
+	kfree(ctx);
+	return ret;
+}
+
+static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
+{
+	struct mnm_ctx *ctx = file->driver_priv;
+	int i;
+
+	if (test_teardown) {
+		for (i = 0; i < MNM_TEARDOWN_ENTRIES; i++)
+			hmm_mirror_remove_teardown(&ctx->mirror,
+						   &ctx->teardown[i].td);
+	}
+	hmm_mirror_unregister(&ctx->mirror);
+	mnm_pt_fini(&ctx->pt);
+	mnm_log_add("close ctx=%u\n", ctx->id);
+	kfree(ctx);
+}
+
+static const struct file_operations mnm_fops = {
+	.owner = THIS_MODULE,
+	.open = drm_open,
+	.release = drm_release,
+	.unlocked_ioctl = drm_ioctl,
+	.compat_ioctl = drm_compat_ioctl,
+	.poll = drm_poll,
+	.read = drm_read,
+	.llseek = noop_llseek,
+	.fop_flags = FOP_UNSIGNED_OFFSET,
+};
+
+static const struct drm_driver mnm_driver = {
+	.driver_features = DRIVER_RENDER,
+	.open = mnm_open,
+	.postclose = mnm_postclose,
+	.ioctls = mnm_ioctls,
+	.num_ioctls = ARRAY_SIZE(mnm_ioctls),
+	.fops = &mnm_fops,
+	.name = "mnmirror",
+	.desc = "mnmirror mock GPU (HMM mirror)",
+	.date = "20261121",
+	.major = 1,
+	.minor = 0,
+};
+
+/* ---- devices -------------------------------------------------------- */
+
+static int mnm_stats_show(struct seq_file *m, void *unused)
+{
+	struct mnm_device *mdev = m->private;
+
+	hmm_mirror_counters_show(m, &mdev->counters);
+	seq_printf(m, "pt_pages %lld\n", atomic64_read(&mdev->pt_pages));
+	seq_printf(m, "mapped_pages %lld\n", atomic64_read(&mdev->mapped_pages));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mnm_stats);
+
+static void mnm_device_destroy(struct mnm_device *mdev)
+{
+	struct platform_device *pdev = mdev->pdev;
+
+	drm_dev_unregister(&mdev->drm);
+	debugfs_remove_recursive(mdev->debugfs);
+	devres_release_group(&pdev->dev, NULL);
+	platform_device_unregister(pdev);
+}
+
+static struct mnm_device *mnm_device_create(unsigned int index)
+{
+	struct platform_device *pdev;
+	struct mnm_device *mdev;
+	char name[16];
+	int ret;
+
+	pdev = platform_device_register_simple("mnmirror", index, NULL, 0);
+	if (IS_ERR(pdev))
+		return ERR_CAST(pdev);
+	if (!devres_open_group(&pdev->dev, NULL, GFP_KERNEL)) {
+		ret = -ENOMEM;
+		goto err_unregister;
+	}
+	dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	mdev = devm_drm_dev_alloc(&pdev->dev, &mnm_driver, struct mnm_device,
+				  drm);
+	if (IS_ERR(mdev)) {
+		ret = PTR_ERR(mdev);
+		goto err_devres;
+	}
+	mdev->pdev = pdev;
+	mdev->index = index;
+	snprintf(name, sizeof(name), "dev%u", index);
+	mdev->debugfs = debugfs_create_dir(name, mnm_debugfs_root);
+	debugfs_create_file("stats", 0444, mdev->debugfs, mdev, &mnm_stats_fops);
+	ret = drm_dev_register(&mdev->drm, 0);
+	if (ret)
+		goto err_debugfs;
+	return mdev;
+
+err_debugfs:
+	debugfs_remove_recursive(mdev->debugfs);
+err_devres:
+	devres_release_group(&pdev->dev, NULL);
+err_unregister:
+	platform_device_unregister(pdev);
+	return ERR_PTR(ret);
+}
+
+static void mnm_exit_devices(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < MNM_MAX_DEVICES; i++) {
+		if (mnm_devices[i])
+			mnm_device_destroy(mnm_devices[i]);
+		mnm_devices[i] = NULL;
+	}
+}
+
+static int __init mnm_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (!num_devices || num_devices > MNM_MAX_DEVICES)
+		return -EINVAL;
+	WARN(debug_warn, "mnmirror: debug_warn set, warning on purpose\n");
+	mnm_debugfs_root = debugfs_create_dir("mnmirror", NULL);
+	if (test_teardown) {
+		mnm_log = vzalloc(MNM_LOG_SIZE);
+		if (!mnm_log) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		debugfs_create_file("teardown_log", 0644, mnm_debugfs_root,
+				    NULL, &mnm_log_fops);
+	}
+	for (i = 0; i < num_devices; i++) {
+		struct mnm_device *mdev = mnm_device_create(i);
+
+		if (IS_ERR(mdev)) {
+			ret = PTR_ERR(mdev);
+			goto err;
+		}
+		mnm_devices[i] = mdev;
+	}
+	return 0;
+
+err:
+	mnm_exit_devices();
+	debugfs_remove_recursive(mnm_debugfs_root);
+	vfree(mnm_log);
+	return ret;
+}
+
+static void __exit mnm_exit(void)
+{
+	mnm_exit_devices();
+	debugfs_remove_recursive(mnm_debugfs_root);
+	vfree(mnm_log);
+}
+
+module_init(mnm_init);
+module_exit(mnm_exit);
+
+MODULE_DESCRIPTION("mnmirror mock GPU: device page tables mirrored with hmm_mirror");
+MODULE_LICENSE("GPL");

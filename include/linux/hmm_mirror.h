@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_mirror: keep a device page table in sync with one process address space.
+ *
+ * See lib/hmm_mirror.c for the locking rules and docs/design.md for the design.
+ */
+#ifndef _LINUX_HMM_MIRROR_H
+#define _LINUX_HMM_MIRROR_H
+
+#include <linux/atomic.h>
+#include <linux/hmm.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/seqlock.h>
+#include <linux/sizes.h>
+
+struct dentry;
+struct hmm_mirror;
+struct hmm_mirror_mm;
+
+/* Each mirrored interval covers one naturally aligned block of this size. */
+#define HMM_MIRROR_INTERVAL_SIZE	SZ_2M
+/* Pages handed to hmm_range_fault() per call: a whole interval. */
+#define HMM_MIRROR_BATCH_PAGES		(HMM_MIRROR_INTERVAL_SIZE >> PAGE_SHIFT)
+
+/* hmm_mirror_fault() flags */
+#define HMM_MIRROR_FAULT_WRITE		BIT(0)	/* device needs write access */
+
+/**
+ * enum hmm_mirror_release_reason - why a mirror's ->release runs
+ * @HMM_MIRROR_RELEASE_EXIT: the mm is being torn down (exit_mmap)
+ * @HMM_MIRROR_RELEASE_UNREGISTER: the driver unregistered the mirror first
+ */
+enum hmm_mirror_release_reason {
+	HMM_MIRROR_RELEASE_EXIT,
+	HMM_MIRROR_RELEASE_UNREGISTER,
+};
+
+/**
+ * struct hmm_mirror_batch - one batch of CPU page-table state to commit
+ * @start: first address of the batch (page aligned)
+ * @end: end of the batch (exclusive), at most HMM_MIRROR_BATCH_PAGES pages
+ * @hmm_pfns: one hmm_range_fault() output entry per page
+ * @flags: the HMM_MIRROR_FAULT_* flags of the request
+ * @arg: the driver cookie passed to hmm_mirror_fault()
+ */
+struct hmm_mirror_batch {
+	unsigned long start;
+	unsigned long end;
+	const unsigned long *hmm_pfns;
+	unsigned int flags;
+	void *arg;
+};
+
+/**
+ * struct hmm_mirror_ops - what a driver implements
+ * @invalidate: drop device mappings of [start, end), a part of @range.  Called
+ *	with the mirror's update lock held.  Must not sleep when
+ *	mmu_notifier_range_blockable(@range) is false.  Required.
+ * @release: drop every device mapping of the mirror; called exactly once per
+ *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
+ *	whichever comes first, with the update lock NOT held.  After it returns
+ *	no commit can happen.  Required.
+ * @prepare: optional; called before each fault attempt with no lock held, may
+ *	sleep and allocate (for example device page-table pages that @commit
+ *	will need, since @commit runs where reclaim must not recurse).
+ * @commit: write device mappings for @batch.  Called with the update lock
+ *	held after the notifier sequence was checked, so @batch is current.
+ *	Must not allocate memory with reclaim (GFP_KERNEL).  Required.
+ */
+struct hmm_mirror_ops {
+	void (*invalidate)(struct hmm_mirror *mirror,
+			   const struct mmu_notifier_range *range,
+			   unsigned long start, unsigned long end);
+	void (*release)(struct hmm_mirror *mirror,
+			enum hmm_mirror_release_reason reason);
+	int (*prepare)(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end, void *arg);
+	int (*commit)(struct hmm_mirror *mirror,
+		      const struct hmm_mirror_batch *batch);
+};
+
+/**
+ * struct hmm_mirror_counters - event counters (monotonic, lockless)
+ * @faults: hmm_range_fault() batches committed
+ * @pages_faulted: pages in those batches
+ * @retries: attempts repeated because of -EBUSY or a changed notifier sequence
+ * @timeouts: batches abandoned after the retry timeout
+ * @invalidations: blockable invalidations handled
+ * @invalidations_nonblock: non-blockable invalidations handled
+ * @nonblock_refusals: non-blockable invalidations refused (update lock busy)
+ * @snapshots: hmm_mirror_snapshot() batches
+ */
+struct hmm_mirror_counters {
+	atomic64_t faults;
+	atomic64_t pages_faulted;
+	atomic64_t retries;
+	atomic64_t timeouts;
+	atomic64_t invalidations;
+	atomic64_t invalidations_nonblock;
+	atomic64_t nonblock_refusals;
+	atomic64_t snapshots;
+};
+
+/**
+ * struct hmm_mirror - one device's view of one mm
+ * @ops: the driver's callbacks
+ * @owner: the device-private pgmap owner of this device (may be NULL); also
+ *	used to ignore invalidations the device caused itself
+ * @parent: optional counters (for example per device) that every event is
+ *	also added to
+ * @stats: this mirror's counters
+ *
+ * Embed it in the driver's per-context object; the other fields are private
+ * to lib/hmm_mirror.c.
+ */
+struct hmm_mirror {
+	const struct hmm_mirror_ops *ops;
+	void *owner;
+	struct hmm_mirror_counters *parent;
+	struct hmm_mirror_counters stats;
+
+	/* private */
+	struct hmm_mirror_mm *mmm;
+	struct mm_struct *mm;
+	struct list_head mm_link;	/* in mmm->mirrors, under mmm->lock */
+	bool released;			/* under mmm->lock */
+	bool dead;			/* under update_lock: no more commits */
+	struct mutex update_lock;	/* device page table vs invalidations */
+	struct mutex tree_lock;		/* writers of @intervals */
+	seqcount_mutex_t tree_seq;	/* lockless readers of @intervals */
+	struct rb_root intervals;
+	struct dentry *debugfs;
+};
+
+/**
+ * struct hmm_mirror_teardown - an entry of a per-mm teardown chain
+ * @fn: called once when the mm is torn down, after every mirror of the mm
+ *	was released, in ascending @priority order (equal priorities in
+ *	registration order).  May sleep; must not call hmm_mirror functions
+ *	that take the per-mm lock (register, unregister, teardown add/remove).
+ * @priority: lower runs first
+ *
+ * The other fields are private.
+ */
+struct hmm_mirror_teardown {
+	void (*fn)(struct hmm_mirror_teardown *td, struct mm_struct *mm);
+	int priority;
+
+	/* private */
+	struct list_head link;
+	bool ran;
+};
+
+int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm);
+void hmm_mirror_unregister(struct hmm_mirror *mirror);
+
+int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
+		     unsigned long end, unsigned int flags, void *arg);
+int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
+			unsigned long end, unsigned long *hmm_pfns);
+bool hmm_mirror_pfn_is_zero(unsigned long hmm_pfn);
+void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end);
+
+int hmm_mirror_add_teardown(struct hmm_mirror *mirror,
+			    struct hmm_mirror_teardown *td);
+bool hmm_mirror_remove_teardown(struct hmm_mirror *mirror,
+				struct hmm_mirror_teardown *td);
+
+void hmm_mirror_debugfs_create(struct hmm_mirror *mirror,
+			       struct dentry *parent, const char *name);
+int hmm_mirror_counters_show(struct seq_file *m,
+			     const struct hmm_mirror_counters *c);
+
+/**
+ * hmm_mirror_lock() - take a mirror's update lock
+ * @mirror: the mirror
+ *
+ * The update lock serialises device page-table changes against
+ * invalidations.  Drivers take it to read or change their page table outside
+ * the callbacks.  It must not be held across memory allocation with reclaim.
+ */
+static inline void hmm_mirror_lock(struct hmm_mirror *mirror)
+{
+	mutex_lock(&mirror->update_lock);
+}
+
+/**
+ * hmm_mirror_unlock() - drop a mirror's update lock
+ * @mirror: the mirror
+ */
+static inline void hmm_mirror_unlock(struct hmm_mirror *mirror)
+{
+	mutex_unlock(&mirror->update_lock);
+}
+
+/**
+ * hmm_mirror_mm() - the mm a mirror is bound to
+ * @mirror: a registered mirror
+ *
+ * Return: the mm (held by mmgrab() while the mirror is registered).
+ */
+static inline struct mm_struct *hmm_mirror_mm(const struct hmm_mirror *mirror)
+{
+	return mirror->mm;
+}
+
+#endif /* _LINUX_HMM_MIRROR_H */

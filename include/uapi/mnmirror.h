@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mnmirror: the mock GPU's native ioctl ABI (DRM render node, driver "mnmirror").
+ *
+ * Rules that hold for every ioctl:
+ *  - Every argument struct starts with __u32 size, which userspace sets to
+ *    sizeof() the struct it was compiled with.  This is ABI version 1: the
+ *    kernel accepts exactly the v1 sizes and fails anything else with -EINVAL.
+ *    A later version grows a struct at its end and accepts the older sizes.
+ *  - flags bits that are not defined, and every reserved/pad field, must be
+ *    zero on input (-EINVAL otherwise); output fields are ignored on input.
+ *  - Addresses are user virtual addresses of the calling process; they must be
+ *    page aligned and [addr, addr + npages * page_size) must neither overflow
+ *    nor leave the user address space (-EINVAL).  npages is at least 1 and at
+ *    most MNM_MAX_PAGES (-EINVAL).
+ *  - A device file is bound to the address space (mm) of the process that
+ *    opened it.  READ, WRITE, SNAPSHOT and RELEASE from any other mm (a forked
+ *    child, a process the fd was passed to) fail with -EPERM.  GET_INFO and
+ *    STATS touch no memory and work from any process.
+ *  - When the bound address space has exited, memory ioctls fail with -ESRCH.
+ */
+#ifndef _UAPI_MNMIRROR_H_
+#define _UAPI_MNMIRROR_H_
+
+#include "drm.h"	/* the kernel uapi drm/drm.h, or libdrm's drm.h */
+
+#if defined(__cplusplus)
+extern "C" {
+#endif
+
+#define MNM_ABI_VERSION		1
+#define MNM_MAX_PAGES		(1ULL << 20)	/* 4 GiB of 4 KiB pages per call */
+
+/* GET_INFO capability bits */
+#define MNM_CAP_MIRROR		(1ULL << 0)	/* READ/WRITE/SNAPSHOT/RELEASE */
+#define MNM_CAP_HUGE_PTE	(1ULL << 1)	/* 2 MiB device page-table entries */
+#define MNM_CAP_MIGRATE		(1ULL << 2)	/* device-private memory, MIGRATE */
+#define MNM_CAP_EXCLUSIVE	(1ULL << 3)	/* EXCLUSIVE, CHECK_EXCLUSIVE */
+
+struct drm_mnm_info {
+	__u32 size;
+	__u32 abi_version;	/* out: MNM_ABI_VERSION */
+	__u64 caps;		/* out: MNM_CAP_* */
+	__u32 page_size;	/* out: device and CPU page size in bytes */
+	__u32 device_index;	/* out: index of this mock device */
+	__u64 devmem_size;	/* out: device memory in bytes, 0 without MIGRATE */
+	__u64 reserved[4];	/* must be zero */
+};
+
+/*
+ * READ / WRITE: the device copies npages pages between the mirrored range at
+ * addr and the user buffer at ptr, through its own page table.  Missing or
+ * read-only device entries are faulted in through the mirror layer (a write
+ * needs a writable CPU mapping: a read-only one fails with -EPERM; an unmapped
+ * address fails with -EFAULT).  On success cpages == npages; faults counts
+ * the device faults (batches of up to 512 pages) taken.
+ */
+struct drm_mnm_rw {
+	__u32 size;
+	__u32 flags;		/* must be zero */
+	__u64 addr;		/* mirrored address, page aligned */
+	__u64 ptr;		/* user buffer of npages pages */
+	__u64 npages;
+	__u64 cpages;		/* out: pages copied */
+	__u64 faults;		/* out: device faults taken */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/*
+ * SNAPSHOT: one byte per page written to ptr.  By default it describes the
+ * CPU page table (nothing is faulted in); with MNM_SNAPSHOT_DEVICE it
+ * describes the device's own page table instead.
+ */
+#define MNM_SNAPSHOT_DEVICE	(1U << 0)
+
+#define MNM_PROT_NONE		0x00	/* mapping exists, no page populated yet */
+#define MNM_PROT_READ		0x01	/* mapped read-only */
+#define MNM_PROT_WRITE		0x02	/* mapped writable (implies readable) */
+#define MNM_PROT_PMD		0x04	/* part of a 2 MiB mapping */
+#define MNM_PROT_PUD		0x08	/* part of a 1 GiB mapping */
+#define MNM_PROT_ZERO		0x10	/* the shared zero page */
+#define MNM_PROT_DEV_PRIVATE_LOCAL	0x20	/* in this device's memory */
+#define MNM_PROT_DEV_PRIVATE_REMOTE	0x30	/* in another device's memory */
+#define MNM_PROT_EXCLUSIVE	0x40	/* device holds exclusive access */
+#define MNM_PROT_ERROR		0xff	/* no VMA, or no access: a CPU access faults */
+
+struct drm_mnm_snapshot {
+	__u32 size;
+	__u32 flags;		/* MNM_SNAPSHOT_* */
+	__u64 addr;
+	__u64 ptr;		/* user array of npages bytes */
+	__u64 npages;
+	__u64 reserved[2];	/* must be zero */
+};
+
+/* RELEASE: drop the device's mappings of a range (the CPU side is untouched). */
+struct drm_mnm_release {
+	__u32 size;
+	__u32 flags;		/* must be zero */
+	__u64 addr;
+	__u64 npages;
+	__u64 reserved[2];	/* must be zero */
+};
+
+/* STATS: counters of this open file (mirror) and of its whole device. */
+struct drm_mnm_counters {
+	__u64 faults;		/* fault-helper calls that reached hmm_range_fault */
+	__u64 pages_faulted;	/* pages committed to the device page table */
+	__u64 retries;		/* notifier-sequence or -EBUSY retries */
+	__u64 timeouts;		/* faults abandoned after the retry timeout */
+	__u64 invalidations;	/* blockable invalidations handled */
+	__u64 invalidations_nonblock;	/* non-blockable invalidations handled */
+	__u64 nonblock_refusals;	/* non-blockable ones refused (lock busy) */
+	__u64 snapshots;	/* snapshot helper calls */
+	__u64 pt_pages;		/* device page-table pages currently allocated */
+	__u64 mapped_pages;	/* 4 KiB pages the device currently maps */
+	__u64 reserved[6];
+};
+
+struct drm_mnm_stats {
+	__u32 size;
+	__u32 flags;		/* must be zero */
+	struct drm_mnm_counters file;	/* out */
+	struct drm_mnm_counters device;	/* out: sum over the device's files */
+};
+
+#define DRM_MNM_GET_INFO	0x00
+#define DRM_MNM_READ		0x01
+#define DRM_MNM_WRITE		0x02
+#define DRM_MNM_SNAPSHOT	0x03
+#define DRM_MNM_RELEASE		0x04
+#define DRM_MNM_STATS		0x05
+
+#define DRM_IOCTL_MNM_GET_INFO	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_GET_INFO, struct drm_mnm_info)
+#define DRM_IOCTL_MNM_READ	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_READ, struct drm_mnm_rw)
+#define DRM_IOCTL_MNM_WRITE	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_WRITE, struct drm_mnm_rw)
+#define DRM_IOCTL_MNM_SNAPSHOT	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_SNAPSHOT, struct drm_mnm_snapshot)
+#define DRM_IOCTL_MNM_RELEASE	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_RELEASE, struct drm_mnm_release)
+#define DRM_IOCTL_MNM_STATS	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_STATS, struct drm_mnm_stats)
+
+#if defined(__cplusplus)
+}
+#endif
+
+#endif /* _UAPI_MNMIRROR_H_ */

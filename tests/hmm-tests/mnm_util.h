@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Raw-ioctl helpers for the mnmirror selftests (no libmnmirror on purpose:
+ * the tests check the kernel ABI itself).
+ */
+#ifndef MNM_UTIL_H
+#define MNM_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "mnmirror.h"
+
+/* Open the render node of mock device @index; -errno if there is none. */
+static inline int mnm_open_device(int index)
+{
+	char path[64], name[32];
+	int minor, fd;
+
+	for (minor = 128; minor < 192; minor++) {
+		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+		struct drm_mnm_info info = { .size = sizeof(info) };
+
+		snprintf(path, sizeof(path), "/dev/dri/renderD%d", minor);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 &&
+		    strcmp(name, "mnmirror") == 0 &&
+		    ioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info) == 0 &&
+		    (int)info.device_index == index)
+			return fd;
+		close(fd);
+	}
+	return -ENODEV;
+}
+
+static inline int mnm_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+static inline int mnm_rw(int fd, int write, void *addr, void *buf,
+			 unsigned long npages, struct drm_mnm_rw *out)
+{
+	struct drm_mnm_rw rw = {
+		.size = sizeof(rw),
+		.addr = (unsigned long)addr,
+		.ptr = (unsigned long)buf,
+		.npages = npages,
+	};
+	int ret = mnm_ioctl(fd, write ? DRM_IOCTL_MNM_WRITE : DRM_IOCTL_MNM_READ, &rw);
+
+	if (out)
+		*out = rw;
+	return ret;
+}
+
+static inline int mnm_read(int fd, void *addr, void *buf, unsigned long npages)
+{
+	return mnm_rw(fd, 0, addr, buf, npages, NULL);
+}
+
+static inline int mnm_write(int fd, void *addr, void *buf, unsigned long npages)
+{
+	return mnm_rw(fd, 1, addr, buf, npages, NULL);
+}
+
+static inline int mnm_snapshot(int fd, void *addr, unsigned long npages,
+			       unsigned char *prot, unsigned int flags)
+{
+	struct drm_mnm_snapshot s = {
+		.size = sizeof(s),
+		.flags = flags,
+		.addr = (unsigned long)addr,
+		.ptr = (unsigned long)prot,
+		.npages = npages,
+	};
+
+	return mnm_ioctl(fd, DRM_IOCTL_MNM_SNAPSHOT, &s);
+}
+
+static inline int mnm_release(int fd, void *addr, unsigned long npages)
+{
+	struct drm_mnm_release r = {
+		.size = sizeof(r),
+		.addr = (unsigned long)addr,
+		.npages = npages,
+	};
+
+	return mnm_ioctl(fd, DRM_IOCTL_MNM_RELEASE, &r);
+}
+
+static inline int mnm_stats(int fd, struct drm_mnm_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return mnm_ioctl(fd, DRM_IOCTL_MNM_STATS, st);
+}
+
+#endif /* MNM_UTIL_H */
