@@ -54,10 +54,10 @@ MODULE_PARM_DESC(fault_timeout_ms,
 
 struct hmm_mirror_mm {
 	struct mmu_notifier mn;
-	struct mutex lock;
+	struct mutex lock;		/* mirrors, ->released, teardown, exited */
 	struct list_head mirrors;	/* struct hmm_mirror.mm_link */
 	struct list_head teardown;	/* sorted by priority */
-	bool exited;
+	bool exited;			/* ->release ran: no new users */
 };
 
 struct hmm_mirror_interval {
@@ -328,8 +328,12 @@ static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
 		link = iv->start < pos->start ? &parent->rb_left :
 						&parent->rb_right;
 	}
+	/*
+	 * @iv is fully initialised; the smp_wmb() in write_seqcount_begin()
+	 * orders that before the store that publishes it to lockless readers.
+	 */
 	write_seqcount_begin(&mirror->tree_seq);
-	rb_link_node_rcu(&iv->node, parent, link);
+	rb_link_node(&iv->node, parent, link);
 	rb_insert_color(&iv->node, &mirror->intervals);
 	write_seqcount_end(&mirror->tree_seq);
 }

@@ -131,12 +131,18 @@ struct drm_mnm_stats {
 #define DRM_MNM_RELEASE		0x04
 #define DRM_MNM_STATS		0x05
 
-#define DRM_IOCTL_MNM_GET_INFO	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_GET_INFO, struct drm_mnm_info)
-#define DRM_IOCTL_MNM_READ	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_READ, struct drm_mnm_rw)
-#define DRM_IOCTL_MNM_WRITE	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_WRITE, struct drm_mnm_rw)
-#define DRM_IOCTL_MNM_SNAPSHOT	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_SNAPSHOT, struct drm_mnm_snapshot)
-#define DRM_IOCTL_MNM_RELEASE	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_RELEASE, struct drm_mnm_release)
-#define DRM_IOCTL_MNM_STATS	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_STATS, struct drm_mnm_stats)
+#define DRM_IOCTL_MNM_GET_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_GET_INFO, struct drm_mnm_info)
+#define DRM_IOCTL_MNM_READ \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_READ, struct drm_mnm_rw)
+#define DRM_IOCTL_MNM_WRITE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_WRITE, struct drm_mnm_rw)
+#define DRM_IOCTL_MNM_SNAPSHOT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_SNAPSHOT, struct drm_mnm_snapshot)
+#define DRM_IOCTL_MNM_RELEASE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_RELEASE, struct drm_mnm_release)
+#define DRM_IOCTL_MNM_STATS \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_STATS, struct drm_mnm_stats)
 
 #if defined(__cplusplus)
 }

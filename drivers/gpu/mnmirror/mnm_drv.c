@@ -481,9 +481,12 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 
 		if (args->flags & MNM_SNAPSHOT_DEVICE) {
 			hmm_mirror_lock(&ctx->mirror);
-			for (i = 0; i < n; i++)
-				prot[i] = mnm_prot_of_pte(mnm_pt_lookup(&ctx->pt,
-						addr + (i << PAGE_SHIFT)));
+			for (i = 0; i < n; i++) {
+				u64 pte = mnm_pt_lookup(&ctx->pt,
+							addr + (i << PAGE_SHIFT));
+
+				prot[i] = mnm_prot_of_pte(pte);
+			}
 			hmm_mirror_unlock(&ctx->mirror);
 		} else {
 			ret = hmm_mirror_snapshot(&ctx->mirror, addr,

@@ -20,7 +20,7 @@
  */
 #define MNM_PT_LEVELS		4
 #define MNM_PT_BITS		9
-#define MNM_PT_ENTRIES		(1 << MNM_PT_BITS)
+#define MNM_PT_ENTRIES		BIT(MNM_PT_BITS)
 
 #define MNM_PTE_VALID		BIT_ULL(0)
 #define MNM_PTE_WRITE		BIT_ULL(1)

@@ -254,9 +254,11 @@ static void mnm_pt_zap_level(struct mnm_pt *pt, u64 *table, int level,
 		if (pte & MNM_PTE_TABLE) {
 			if (s == addr && e == addr + span) {
 				/* Covered entirely: drop the whole subtree. */
+				long gone = mnm_pt_free_table(pt, mnm_pt_child(pte),
+							      level - 1);
+
 				WRITE_ONCE(table[i], 0);
-				mnm_pt_count(pt, 0, -mnm_pt_free_table(pt, mnm_pt_child(pte),
-								      level - 1));
+				mnm_pt_count(pt, 0, -gone);
 			} else {
 				mnm_pt_zap_level(pt, mnm_pt_child(pte), level - 1,
 						 addr, s, e);
