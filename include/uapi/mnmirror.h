@@ -18,6 +18,9 @@
  *    child, a process the fd was passed to) fail with -EPERM.  GET_INFO and
  *    STATS touch no memory and work from any process.
  *  - When the bound address space has exited, memory ioctls fail with -ESRCH.
+ *  - mmap of the device file (at most 64 MiB) maps zeroed kernel pages
+ *    inserted by the driver (a VM_MIXEDMAP mapping), for tests of mirrors of
+ *    driver-provided pages.
  */
 #ifndef _UAPI_MNMIRROR_H_
 #define _UAPI_MNMIRROR_H_

@@ -540,6 +540,30 @@ TEST_F(hmm, compound)
 	free(cpu);
 }
 
+TEST_F(hmm, mixedmap)
+{
+	unsigned long npages = 8, i;
+	unsigned char prot[8];
+	char *buf = malloc(npages * PS);
+	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       self->fd, 0);
+
+	ASSERT_NE(p, MAP_FAILED);
+	/* Driver-inserted pages, mapped privately: readable, COW on write. */
+	ASSERT_EQ(mnm_snapshot(self->fd, p, npages, prot, 0), 0);
+	for (i = 0; i < npages; i++)
+		ASSERT_EQ(prot[i], MNM_PROT_READ);
+	memset(buf, 0xab, npages * PS);
+	ASSERT_EQ(mnm_read(self->fd, p, buf, npages), 0);
+	for (i = 0; i < npages * PS; i++)
+		ASSERT_EQ(buf[i], 0);
+	munmap(p, npages * PS);
+	ASSERT_EQ(mmap(NULL, 128UL << 20, PROT_READ, MAP_PRIVATE, self->fd, 0),
+		  MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	free(buf);
+}
+
 /* ---- beyond upstream ------------------------------------------------ */
 
 TEST_F(hmm, munmap_remap)
@@ -931,6 +955,60 @@ TEST_F_TIMEOUT(hmm, stress_invalidate, 120)
 	}
 	ASSERT_GT(args[0].ok + args[1].ok, 0);
 	munmap(p, npages * PS);
+}
+
+struct release_arg {
+	int fd;
+	char *p;
+	unsigned long npages;
+	atomic_bool *stop;
+	unsigned long releases;
+};
+
+static void *releaser(void *data)
+{
+	struct release_arg *a = data;
+
+	while (!atomic_load(a->stop)) {
+		if (mnm_release(a->fd, a->p, a->npages) == 0)
+			a->releases++;
+	}
+	return NULL;
+}
+
+/* RELEASE drops device mappings and interval notifiers under running reads. */
+TEST_F_TIMEOUT(hmm, release_race, 120)
+{
+	unsigned long npages = 1536;	/* three 2 MiB intervals */
+	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
+	char *buf = malloc(npages * PS);
+	atomic_bool stop = false;
+	struct release_arg ra;
+	pthread_t th;
+	int i, ok = 0;
+
+	ASSERT_NE(p, NULL);
+	fill(p, npages, 22);
+	ra = (struct release_arg){ .fd = self->fd, .p = p, .npages = npages,
+				   .stop = &stop };
+	ASSERT_EQ(pthread_create(&th, NULL, releaser, &ra), 0);
+	for (i = 0; i < 60; i++) {
+		int ret = mnm_read(self->fd, p, buf, npages);
+
+		/* Only a retry budget exhausted by constant releases may fail. */
+		if (ret == -EBUSY)
+			continue;
+		ASSERT_EQ(ret, 0);
+		ASSERT_EQ(check(buf, npages, 22), -1);
+		ok++;
+	}
+	atomic_store(&stop, true);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	TH_LOG("%d of 60 reads complete, %lu releases", ok, ra.releases);
+	ASSERT_GT(ok, 0);
+	ASSERT_GT(ra.releases, 0);
+	munmap(p, npages * PS);
+	free(buf);
 }
 
 static void *exit_reader(void *data)

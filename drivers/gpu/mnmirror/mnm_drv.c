@@ -38,6 +38,8 @@
 #define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
 /* Passes over the same pages before a device access gives up. */
 #define MNM_COPY_ATTEMPTS	16
+/* Largest mmap of the device file. */
+#define MNM_MMAP_MAX		SZ_64M
 
 static unsigned int num_devices = 2;
 module_param(num_devices, uint, 0444);
@@ -645,6 +647,31 @@ static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
 	kfree(ctx);
 }
 
+/*
+ * mmap of the device file: zeroed kernel pages inserted one by one
+ * (VM_MIXEDMAP), the kind of mapping upstream test_hmm offers so that mirrors
+ * of driver-inserted pages can be tested.  The mapping owns the pages.
+ */
+static int mnm_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	unsigned long addr;
+	int ret;
+
+	if (vma->vm_end - vma->vm_start > MNM_MMAP_MAX)
+		return -EINVAL;
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static const struct file_operations mnm_fops = {
 	.owner = THIS_MODULE,
 	.open = drm_open,
@@ -654,6 +681,7 @@ static const struct file_operations mnm_fops = {
 	.poll = drm_poll,
 	.read = drm_read,
 	.llseek = noop_llseek,
+	.mmap = mnm_mmap,
 	.fop_flags = FOP_UNSIGNED_OFFSET,
 };
 
