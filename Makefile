@@ -43,10 +43,10 @@ tests: $(TESTS)
 $(KSRC)/Makefile:
 	scripts/kernel debug
 
-$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
 # Upstream's selftest, built unmodified from the installed kernel source.
 upstream: $(UPSTREAM)

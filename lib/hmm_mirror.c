@@ -37,11 +37,14 @@
 #include <linux/hmm.h>
 #include <linux/hmm_mirror.h>
 #include <linux/jiffies.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -224,25 +227,34 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		container_of(mni, struct hmm_mirror_interval, notifier);
 	struct hmm_mirror *mirror = iv->mirror;
 
-	/* The device's own migrations and exclusive grants update it already. */
-	if ((range->event == MMU_NOTIFY_MIGRATE ||
-	     range->event == MMU_NOTIFY_EXCLUSIVE) &&
-	    mirror->owner && range->owner == mirror->owner)
-		return true;
+	bool self = (range->event == MMU_NOTIFY_MIGRATE ||
+		     range->event == MMU_NOTIFY_EXCLUSIVE) &&
+		    mirror->owner && range->owner == mirror->owner;
 
 	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&mirror->update_lock);
-		COUNT(mirror, invalidations, 1);
-	} else {
-		if (!mutex_trylock(&mirror->update_lock)) {
-			COUNT(mirror, nonblock_refusals, 1);
-			return false;
-		}
-		COUNT(mirror, invalidations_nonblock, 1);
+	} else if (!mutex_trylock(&mirror->update_lock)) {
+		COUNT(mirror, nonblock_refusals, 1);
+		return false;
 	}
+	/*
+	 * Always move the sequence, so that a fault that raced this event
+	 * retries.  The device's own migrations and exclusive grants do not
+	 * zap: hmm_mirror_migrate() and hmm_mirror_make_exclusive() update the
+	 * device page table themselves.
+	 */
 	mmu_interval_set_seq(mni, cur_seq);
-	mirror->ops->invalidate(mirror, range, max(range->start, iv->start),
-				min(range->end, iv->end));
+	if (self) {
+		COUNT(mirror, self_invalidations, 1);
+	} else {
+		if (mmu_notifier_range_blockable(range))
+			COUNT(mirror, invalidations, 1);
+		else
+			COUNT(mirror, invalidations_nonblock, 1);
+		mirror->ops->invalidate(mirror, range,
+					max(range->start, iv->start),
+					min(range->end, iv->end));
+	}
 	mutex_unlock(&mirror->update_lock);
 	return true;
 }
@@ -544,10 +556,10 @@ retry:
 
 static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 			   unsigned long end, unsigned int flags, void *arg,
-			   unsigned long *hmm_pfns, bool snapshot)
+			   unsigned long *hmm_pfns, bool snapshot, void *owner)
 {
 	struct hmm_range range = {
-		.dev_private_owner = mirror->owner,
+		.dev_private_owner = owner,
 		.default_flags = snapshot ? 0 : HMM_PFN_REQ_FAULT |
 			((flags & HMM_MIRROR_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0),
 	};
@@ -643,7 +655,8 @@ int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
 {
 	if (flags & ~HMM_MIRROR_FAULT_WRITE)
 		return -EINVAL;
-	return hmm_mirror_walk(mirror, start, end, flags, arg, NULL, false);
+	return hmm_mirror_walk(mirror, start, end, flags, arg, NULL, false,
+			       mirror->owner);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_fault);
 
@@ -663,11 +676,36 @@ EXPORT_SYMBOL_GPL(hmm_mirror_fault);
 int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *hmm_pfns)
 {
-	if (!hmm_pfns)
-		return -EINVAL;
-	return hmm_mirror_walk(mirror, start, end, 0, NULL, hmm_pfns, true);
+	return hmm_mirror_snapshot_owner(mirror, start, end, hmm_pfns,
+					 mirror->owner);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_snapshot);
+
+/**
+ * hmm_mirror_snapshot_owner() - snapshot as seen by another pagemap owner
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @hmm_pfns: output, one hmm_range_fault() entry per page
+ * @owner: device-private pages of this owner are reported as valid
+ *
+ * hmm_range_fault() reports device-private pages only to their own owner
+ * (others see nothing there).  A driver with several devices asks once per
+ * peer owner to tell "in another device's memory" from "not populated".
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: the number of batches taken, or a negative errno.
+ */
+int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, unsigned long *hmm_pfns,
+			      void *owner)
+{
+	if (!hmm_pfns)
+		return -EINVAL;
+	return hmm_mirror_walk(mirror, start, end, 0, NULL, hmm_pfns, true,
+			       owner);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_owner);
 
 /**
  * hmm_mirror_forget() - stop tracking a range
@@ -687,6 +725,333 @@ void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 	hmm_mirror_intervals_drop(mirror, start, end);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_forget);
+
+/* ---- migration and exclusive access -------------------------------- */
+
+/*
+ * Fault the batch in for reading with our owner: pages in another device's
+ * memory come back to system memory (their owner's migrate_to_ram), swap
+ * entries are read in, holes get the zero page.  Our own device pages stay.
+ * Called with mmap_lock held for read; best effort.
+ */
+static void hmm_mirror_prefault(struct hmm_mirror *mirror,
+				struct hmm_mirror_interval *iv,
+				unsigned long start, unsigned long end,
+				unsigned long *pfns)
+{
+	struct hmm_range range = {
+		.notifier = &iv->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT,
+		.dev_private_owner = mirror->owner,
+	};
+	int tries = 8;
+
+	do {
+		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
+	} while (hmm_range_fault(&range) == -EBUSY && --tries);
+}
+
+static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
+				     struct hmm_mirror_migrate *m,
+				     struct hmm_mirror_migrate_result *res)
+{
+	struct migrate_vma *args = &m->args;
+	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
+
+	if (migrate_vma_setup(args)) {
+		res->skip_vma += npages;
+		return;
+	}
+	for (i = 0; i < npages; i++) {
+		if (!args->src[i])
+			res->skip_other++;
+		else if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			res->skip_busy++;
+	}
+	if (!args->cpages)
+		goto out_finalize;
+
+	/*
+	 * Our own migration does not zap through the notifier (owner filter):
+	 * zap here, before the copy, so a device write cannot land in a
+	 * source page after it was copied.  Device faults meanwhile wait on
+	 * the migration entries, or retry on the moved sequence.
+	 */
+	mutex_lock(&mirror->update_lock);
+	mirror->ops->invalidate(mirror, NULL, args->start, args->end);
+	mutex_unlock(&mirror->update_lock);
+
+	mirror->ops->migrate_alloc_copy(mirror, m);
+	for (i = 0; i < npages; i++)
+		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && !args->dst[i])
+			res->skip_nomem++;
+
+	migrate_vma_pages(args);
+	for (i = 0; i < npages; i++) {
+		if (!args->dst[i])
+			continue;
+		if (args->src[i] & MIGRATE_PFN_MIGRATE)
+			res->migrated++;
+		else
+			res->skip_refused++;
+	}
+	if (mirror->ops->migrate_commit) {
+		mutex_lock(&mirror->update_lock);
+		if (!mirror->dead)
+			mirror->ops->migrate_commit(mirror, m);
+		mutex_unlock(&mirror->update_lock);
+	}
+out_finalize:
+	migrate_vma_finalize(args);
+}
+
+/**
+ * hmm_mirror_migrate() - move a range to or from the device's memory
+ * @mirror: a registered mirror with ->migrate_alloc_copy and an @owner
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @to_device: true: system memory -> device memory (pages in another
+ *	device's memory come through system memory first); false: this
+ *	device's memory -> system memory
+ * @arg: cookie for the driver callbacks
+ * @res: out: where every page went
+ *
+ * Works in batches of at most HMM_MIRROR_BATCH_PAGES pages inside one VMA
+ * around migrate_vma_setup(), ->migrate_alloc_copy, migrate_vma_pages(),
+ * ->migrate_commit and migrate_vma_finalize().  A THP source is split by
+ * migrate_vma_setup() as 6.12 requires.  Every page is accounted for in @res.
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0, or -EINVAL, -EOPNOTSUPP (no migration callbacks or owner),
+ * -ESRCH (the mm is gone), -ENOMEM.
+ */
+int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end, bool to_device, void *arg,
+		       struct hmm_mirror_migrate_result *res)
+{
+	struct mm_struct *mm = mirror->mm;
+	struct hmm_mirror_migrate m = {
+		.to_device = to_device,
+		.arg = arg,
+	};
+	unsigned long addr, cend, *src;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!mirror->ops->migrate_alloc_copy || !mirror->owner)
+		return -EOPNOTSUPP;
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+		return -EINVAL;
+	src = kvmalloc_array(2 * HMM_MIRROR_BATCH_PAGES, sizeof(*src),
+			     GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	if (!mmget_not_zero(mm)) {
+		ret = -ESRCH;
+		goto out_free;
+	}
+
+	for (addr = start; addr < end && !ret; addr = cend) {
+		struct hmm_mirror_interval *iv = NULL;
+		unsigned long a, next;
+
+		cend = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
+				HMM_MIRROR_INTERVAL_SIZE);
+		/* Interval inserts may not nest in mmap_lock: take it first. */
+		if (to_device) {
+			iv = hmm_mirror_interval_get(mirror, addr);
+			if (IS_ERR(iv))
+				iv = NULL;
+		}
+		mmap_read_lock(mm);
+		for (a = addr; a < cend; a = next) {
+			struct vm_area_struct *vma = find_vma(mm, a);
+
+			if (!vma || vma->vm_start > a) {
+				next = vma ? min(cend, vma->vm_start) : cend;
+				res->skip_vma += (next - a) >> PAGE_SHIFT;
+				continue;
+			}
+			next = min(cend, vma->vm_end);
+			if (iv)
+				hmm_mirror_prefault(mirror, iv, a, next, src);
+			memset(src, 0, 2 * HMM_MIRROR_BATCH_PAGES * sizeof(*src));
+			m.args = (struct migrate_vma) {
+				.vma = vma,
+				.start = a,
+				.end = next,
+				.src = src,
+				.dst = src + HMM_MIRROR_BATCH_PAGES,
+				.pgmap_owner = mirror->owner,
+				.flags = to_device ? MIGRATE_VMA_SELECT_SYSTEM :
+						     MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+			};
+			hmm_mirror_migrate_batch(mirror, &m, res);
+		}
+		mmap_read_unlock(mm);
+		if (iv)
+			hmm_mirror_interval_put(iv);
+		if (fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	mmput(mm);
+out_free:
+	kvfree(src);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_migrate);
+
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+/*
+ * Split PMD-mapped THPs in [start, end): migrate_vma_setup() splits them
+ * while collecting, and finalizing without destinations restores every
+ * page in place.  make_device_exclusive_range() cannot take a large folio.
+ */
+static void hmm_mirror_split_thp(struct hmm_mirror *mirror,
+				 struct vm_area_struct *vma,
+				 unsigned long start, unsigned long end,
+				 unsigned long *src)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = src + HMM_MIRROR_BATCH_PAGES,
+		.pgmap_owner = mirror->owner,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+
+	memset(src, 0, 2 * HMM_MIRROR_BATCH_PAGES * sizeof(*src));
+	if (!migrate_vma_setup(&args))
+		migrate_vma_finalize(&args);
+}
+
+static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
+				       unsigned long start, unsigned long end,
+				       struct page **pages)
+{
+	long i, n, npages = (end - start) >> PAGE_SHIFT, granted = 0;
+
+	if (mirror->ops->prepare) {
+		n = mirror->ops->prepare(mirror, start, end, NULL);
+		if (n)
+			return n;
+	}
+	n = make_device_exclusive_range(mirror->mm, start, end, pages,
+					mirror->owner);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		granted += !!pages[i];
+	if (granted == npages) {
+		mutex_lock(&mirror->update_lock);
+		n = mirror->dead ? -ESRCH :
+			mirror->ops->exclusive_commit(mirror, start, pages, npages);
+		mutex_unlock(&mirror->update_lock);
+	} else {
+		n = -EBUSY;
+	}
+	for (i = 0; i < npages; i++) {
+		if (pages[i]) {
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+	}
+	return n;
+}
+
+/**
+ * hmm_mirror_make_exclusive() - give the device exclusive (atomic) access
+ * @mirror: a registered mirror with ->exclusive_commit and an @owner
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ *
+ * Replaces the CPU mappings of [start, end) with device-exclusive entries
+ * (make_device_exclusive_range()) and lets the driver map the pages; the
+ * first CPU access to a page revokes the grant through an invalidation.
+ * THP-backed ranges are split first (upstream test_hmm gets -EBUSY there).
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0, or -EBUSY (some page could not be made exclusive), -EFAULT,
+ * -EOPNOTSUPP, -ESRCH, -ENOMEM, -EINVAL.
+ */
+int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end)
+{
+	struct mm_struct *mm = mirror->mm;
+	unsigned long addr, next, *src;
+	struct page **pages;
+	long ret = 0;
+
+	if (!mirror->ops->exclusive_commit || !mirror->owner)
+		return -EOPNOTSUPP;
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+		return -EINVAL;
+	pages = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pages), GFP_KERNEL);
+	src = kvmalloc_array(2 * HMM_MIRROR_BATCH_PAGES, sizeof(*src), GFP_KERNEL);
+	if (!pages || !src) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	if (!mmget_not_zero(mm)) {
+		ret = -ESRCH;
+		goto out_free;
+	}
+	for (addr = start; addr < end && !ret; addr = next) {
+		struct hmm_mirror_interval *iv;
+		struct vm_area_struct *vma;
+		int tries;
+
+		/* The grant must be covered by a notifier that can revoke it. */
+		iv = hmm_mirror_interval_get(mirror, addr);
+		if (IS_ERR(iv)) {
+			ret = PTR_ERR(iv);
+			break;
+		}
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		if (!vma) {
+			ret = -EFAULT;
+			next = end;
+			goto next_unlock;
+		}
+		next = min3(end, vma->vm_end, iv->end);
+		/*
+		 * Split THPs before the first attempt: its FOLL_SPLIT_PMD would
+		 * leave a PTE-mapped large folio that nothing splits any more.
+		 */
+		if (vma_is_anonymous(vma))
+			hmm_mirror_split_thp(mirror, vma, addr, next, src);
+		for (tries = 0; tries < 3; tries++) {
+			memset(pages, 0, HMM_MIRROR_BATCH_PAGES * sizeof(*pages));
+			ret = hmm_mirror_exclusive_batch(mirror, addr, next, pages);
+			if (ret != -EBUSY)
+				break;
+			hmm_mirror_split_thp(mirror, vma, addr, next, src);
+		}
+next_unlock:
+		mmap_read_unlock(mm);
+		hmm_mirror_interval_put(iv);
+	}
+	mmput(mm);
+out_free:
+	kvfree(src);
+	kvfree(pages);
+	return ret < 0 ? ret : 0;
+}
+#else
+int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+EXPORT_SYMBOL_GPL(hmm_mirror_make_exclusive);
 
 /**
  * hmm_mirror_pfn_is_zero() - does an hmm_range_fault() entry map a zero page?
@@ -736,6 +1101,8 @@ int hmm_mirror_counters_show(struct seq_file *m,
 	seq_printf(m, "nonblock_refusals %lld\n",
 		   atomic64_read(&c->nonblock_refusals));
 	seq_printf(m, "snapshots %lld\n", atomic64_read(&c->snapshots));
+	seq_printf(m, "self_invalidations %lld\n",
+		   atomic64_read(&c->self_invalidations));
 	return 0;
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_counters_show);

@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/hmm.h>
 #include <linux/list.h>
+#include <linux/migrate.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
@@ -55,10 +56,47 @@ struct hmm_mirror_batch {
 };
 
 /**
+ * struct hmm_mirror_migrate - one batch of a migration (at most
+ * HMM_MIRROR_BATCH_PAGES pages inside one VMA and one interval)
+ * @args: the migrate_vma arguments; @args.src is filled by
+ *	migrate_vma_setup(), the driver fills @args.dst
+ * @to_device: direction: system -> device memory, or device -> system
+ * @arg: the driver cookie passed to hmm_mirror_migrate()
+ */
+struct hmm_mirror_migrate {
+	struct migrate_vma args;
+	bool to_device;
+	void *arg;
+};
+
+/**
+ * struct hmm_mirror_migrate_result - where every page of a migration went
+ * @migrated: pages now at the destination
+ * @skip_vma: no VMA there, or a VMA that cannot migrate (hugetlb, VM_IO,
+ *	VM_PFNMAP, DAX)
+ * @skip_busy: present but not isolable: pinned, locked, extra references
+ * @skip_refused: isolated but refused by migrate_vma_pages() (for example
+ *	file-backed pages, which cannot move to device-private memory)
+ * @skip_nomem: the driver had no destination page
+ * @skip_other: not selected: already at the destination, in another
+ *	device's memory, or a swap entry
+ */
+struct hmm_mirror_migrate_result {
+	unsigned long migrated;
+	unsigned long skip_vma;
+	unsigned long skip_busy;
+	unsigned long skip_refused;
+	unsigned long skip_nomem;
+	unsigned long skip_other;
+};
+
+/**
  * struct hmm_mirror_ops - what a driver implements
  * @invalidate: drop device mappings of [start, end), a part of @range.  Called
  *	with the mirror's update lock held.  Must not sleep when
- *	mmu_notifier_range_blockable(@range) is false.  Required.
+ *	mmu_notifier_range_blockable(@range) is false.  @range is NULL when
+ *	the layer zaps on its own (before copying pages it migrates).
+ *	Required.
  * @release: drop every device mapping of the mirror; called exactly once per
  *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
  *	whichever comes first, with the update lock NOT held.  After it returns
@@ -69,6 +107,15 @@ struct hmm_mirror_batch {
  * @commit: write device mappings for @batch.  Called with the update lock
  *	held after the notifier sequence was checked, so @batch is current.
  *	Must not allocate memory with reclaim (GFP_KERNEL).  Required.
+ * @migrate_alloc_copy: for hmm_mirror_migrate(): for every @m->args.src
+ *	entry with MIGRATE_PFN_MIGRATE, allocate a destination page, copy
+ *	the data (or zero-fill when the source has no page), lock it and set
+ *	@m->args.dst; leave dst 0 to skip a page.  No lock held; may sleep.
+ * @migrate_commit: optional; after migrate_vma_pages(), with the update
+ *	lock held: map the pages that moved (src still MIGRATE_PFN_MIGRATE).
+ * @exclusive_commit: for hmm_mirror_make_exclusive(): map @npages pages at
+ *	@start for exclusive (atomic) device access.  Update lock held; the
+ *	pages are locked, so the CPU cannot revoke the grant meanwhile.
  */
 struct hmm_mirror_ops {
 	void (*invalidate)(struct hmm_mirror *mirror,
@@ -80,6 +127,12 @@ struct hmm_mirror_ops {
 		       unsigned long end, void *arg);
 	int (*commit)(struct hmm_mirror *mirror,
 		      const struct hmm_mirror_batch *batch);
+	int (*migrate_alloc_copy)(struct hmm_mirror *mirror,
+				  struct hmm_mirror_migrate *m);
+	void (*migrate_commit)(struct hmm_mirror *mirror,
+			       const struct hmm_mirror_migrate *m);
+	int (*exclusive_commit)(struct hmm_mirror *mirror, unsigned long start,
+				struct page **pages, unsigned long npages);
 };
 
 /**
@@ -92,6 +145,8 @@ struct hmm_mirror_ops {
  * @invalidations_nonblock: non-blockable invalidations handled
  * @nonblock_refusals: non-blockable invalidations refused (update lock busy)
  * @snapshots: hmm_mirror_snapshot() batches
+ * @self_invalidations: invalidations caused by the device itself (its own
+ *	migrations and exclusive grants, by owner): sequence bumped, no zap
  */
 struct hmm_mirror_counters {
 	atomic64_t faults;
@@ -102,6 +157,7 @@ struct hmm_mirror_counters {
 	atomic64_t invalidations_nonblock;
 	atomic64_t nonblock_refusals;
 	atomic64_t snapshots;
+	atomic64_t self_invalidations;
 };
 
 /**
@@ -161,6 +217,14 @@ int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
 		     unsigned long end, unsigned int flags, void *arg);
 int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *hmm_pfns);
+int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, unsigned long *hmm_pfns,
+			      void *owner);
+int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end, bool to_device, void *arg,
+		       struct hmm_mirror_migrate_result *res);
+int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end);
 bool hmm_mirror_pfn_is_zero(unsigned long hmm_pfn);
 void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 		       unsigned long end);

@@ -117,7 +117,12 @@ struct drm_mnm_counters {
 	__u64 snapshots;	/* snapshot helper calls */
 	__u64 pt_pages;		/* device page-table pages currently allocated */
 	__u64 mapped_pages;	/* 4 KiB pages the device currently maps */
-	__u64 reserved[6];
+	__u64 migrated_to_device;	/* pages moved into device memory */
+	__u64 migrated_to_system;	/* pages moved out: MIGRATE, CPU, evictions */
+	__u64 evictions;	/* device only: pages evicted when memory was full */
+	__u64 cpu_faults;	/* device only: CPU touches that brought a page back */
+	__u64 devmem_free;	/* device only: free device pages (of devmem_size) */
+	__u64 self_invalidations;	/* invalidations the device caused itself */
 };
 
 struct drm_mnm_stats {
@@ -127,12 +132,55 @@ struct drm_mnm_stats {
 	struct drm_mnm_counters device;	/* out: sum over the device's files */
 };
 
+/*
+ * MIGRATE: move [addr, addr + npages pages) into this device's memory
+ * (MNM_MIGRATE_TO_DEVICE; pages in another device's memory come through
+ * system memory) or out of it (MNM_MIGRATE_TO_SYSTEM).  Every page is
+ * accounted for: migrated, or skipped for the reason given.  Needs
+ * MNM_CAP_MIGRATE (-EOPNOTSUPP otherwise).
+ */
+#define MNM_MIGRATE_TO_DEVICE	1
+#define MNM_MIGRATE_TO_SYSTEM	2
+
+struct drm_mnm_migrate {
+	__u32 size;
+	__u32 flags;		/* must be zero */
+	__u64 addr;
+	__u64 npages;
+	__u32 direction;	/* MNM_MIGRATE_TO_* */
+	__u32 pad;		/* must be zero */
+	__u64 migrated;		/* out: pages now at the destination */
+	__u64 skip_vma;		/* out: no VMA, or one that cannot migrate */
+	__u64 skip_busy;	/* out: pinned, locked or otherwise busy */
+	__u64 skip_refused;	/* out: refused, e.g. file-backed pages */
+	__u64 skip_nomem;	/* out: no destination page */
+	__u64 skip_other;	/* out: already there, elsewhere, or swapped */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/*
+ * EXCLUSIVE: give the device exclusive (atomic) access to a range; the CPU's
+ * next access to a page revokes it.  CHECK_EXCLUSIVE: count the pages of the
+ * range the device still holds exclusively.  Need MNM_CAP_EXCLUSIVE.
+ */
+struct drm_mnm_exclusive {
+	__u32 size;
+	__u32 flags;		/* must be zero */
+	__u64 addr;
+	__u64 npages;
+	__u64 exclusive;	/* out (CHECK_EXCLUSIVE): pages still exclusive */
+	__u64 reserved[2];	/* must be zero */
+};
+
 #define DRM_MNM_GET_INFO	0x00
 #define DRM_MNM_READ		0x01
 #define DRM_MNM_WRITE		0x02
 #define DRM_MNM_SNAPSHOT	0x03
 #define DRM_MNM_RELEASE		0x04
 #define DRM_MNM_STATS		0x05
+#define DRM_MNM_MIGRATE		0x06
+#define DRM_MNM_EXCLUSIVE	0x07
+#define DRM_MNM_CHECK_EXCLUSIVE	0x08
 
 #define DRM_IOCTL_MNM_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_GET_INFO, struct drm_mnm_info)
@@ -146,6 +194,13 @@ struct drm_mnm_stats {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_RELEASE, struct drm_mnm_release)
 #define DRM_IOCTL_MNM_STATS \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_STATS, struct drm_mnm_stats)
+
+#define DRM_IOCTL_MNM_MIGRATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_MIGRATE, struct drm_mnm_migrate)
+#define DRM_IOCTL_MNM_EXCLUSIVE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_EXCLUSIVE, struct drm_mnm_exclusive)
+#define DRM_IOCTL_MNM_CHECK_EXCLUSIVE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_CHECK_EXCLUSIVE, struct drm_mnm_exclusive)
 
 #if defined(__cplusplus)
 }

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "mm/gup_test.h"	/* from the kernel source, for migrate_gup */
 #include "mnm_util.h"
 
 #define PS		4096UL
@@ -1281,5 +1282,7 @@ TEST_F_TIMEOUT(hmm, teardown_races, 120)
 	}
 	check_ctx_logs(_metadata);
 }
+
+#include "mnm-migrate-tests.c"
 
 TEST_HARNESS_MAIN

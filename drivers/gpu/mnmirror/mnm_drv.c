@@ -45,6 +45,10 @@ static unsigned int num_devices = 2;
 module_param(num_devices, uint, 0444);
 MODULE_PARM_DESC(num_devices, "Number of mock devices (1-8, default 2)");
 
+static unsigned int devmem_mb = 256;
+module_param(devmem_mb, uint, 0444);
+MODULE_PARM_DESC(devmem_mb, "Device-private memory per device in MiB (default 256; needs DEVICE_PRIVATE)");
+
 static bool test_teardown;
 module_param(test_teardown, bool, 0444);
 MODULE_PARM_DESC(test_teardown,
@@ -53,33 +57,6 @@ MODULE_PARM_DESC(test_teardown,
 static bool debug_warn;
 module_param(debug_warn, bool, 0444);
 MODULE_PARM_DESC(debug_warn, "Test hook: WARN once at load (proves that test runs catch kernel splats)");
-
-struct mnm_device {
-	struct drm_device drm;
-	struct platform_device *pdev;
-	unsigned int index;
-	struct hmm_mirror_counters counters;	/* sum over its files */
-	atomic64_t pt_pages;
-	atomic64_t mapped_pages;
-	struct dentry *debugfs;
-};
-
-#define MNM_TEARDOWN_ENTRIES	3
-
-struct mnm_ctx;
-
-struct mnm_teardown {
-	struct hmm_mirror_teardown td;
-	struct mnm_ctx *ctx;
-};
-
-struct mnm_ctx {
-	struct mnm_device *mdev;
-	struct hmm_mirror mirror;
-	struct mnm_pt pt;
-	unsigned int id;
-	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
-};
 
 static struct mnm_device *mnm_devices[MNM_MAX_DEVICES];
 static struct dentry *mnm_debugfs_root;
@@ -157,6 +134,32 @@ static void mnm_teardown_fn(struct hmm_mirror_teardown *td,
 
 /* ---- mirror callbacks ----------------------------------------------- */
 
+/**
+ * mnm_zap_mm() - drop the device's mappings of a range in every file of @mm
+ * @mdev: the device
+ * @mm: the address space
+ * @start: first address
+ * @end: end address (exclusive)
+ *
+ * For the device's own CPU-fault migrations, whose notifier events the
+ * mirror layer filters by owner.
+ */
+void mnm_zap_mm(struct mnm_device *mdev, struct mm_struct *mm,
+		unsigned long start, unsigned long end)
+{
+	struct mnm_ctx *ctx;
+
+	mutex_lock(&mdev->ctx_lock);
+	list_for_each_entry(ctx, &mdev->ctxs, link) {
+		if (hmm_mirror_mm(&ctx->mirror) != mm)
+			continue;
+		hmm_mirror_lock(&ctx->mirror);
+		mnm_pt_zap(&ctx->pt, start, end);
+		hmm_mirror_unlock(&ctx->mirror);
+	}
+	mutex_unlock(&mdev->ctx_lock);
+}
+
 static struct mnm_ctx *mnm_ctx_of(struct hmm_mirror *mirror)
 {
 	return container_of(mirror, struct mnm_ctx, mirror);
@@ -190,11 +193,15 @@ static int mnm_mirror_prepare(struct hmm_mirror *mirror, unsigned long start,
 
 static u64 mnm_pte_of(unsigned long hmm_pfn)
 {
-	u64 pte = PFN_PHYS(page_to_pfn(hmm_pfn_to_page(hmm_pfn))) | MNM_PTE_VALID;
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	u64 pte = PFN_PHYS(page_to_pfn(page)) | MNM_PTE_VALID;
 
 	if (hmm_pfn & HMM_PFN_WRITE)
 		pte |= MNM_PTE_WRITE;
-	if (hmm_mirror_pfn_is_zero(hmm_pfn))
+	/* hmm_range_fault() returns only our own device-private pages. */
+	if (is_device_private_page(page))
+		pte |= MNM_PTE_DEVICE;
+	else if (hmm_mirror_pfn_is_zero(hmm_pfn))
 		pte |= MNM_PTE_ZERO;
 	return pte;
 }
@@ -244,11 +251,63 @@ static int mnm_mirror_commit(struct hmm_mirror *mirror,
 	return 0;
 }
 
-static const struct hmm_mirror_ops mnm_mirror_ops = {
+static void mnm_migrate_commit(struct hmm_mirror *mirror,
+			       const struct hmm_mirror_migrate *m)
+{
+	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
+	const struct migrate_vma *args = &m->args;
+	unsigned long i, n = (args->end - args->start) >> PAGE_SHIFT, moved = 0;
+
+	for (i = 0; i < n; i++) {
+		u64 pte;
+
+		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		moved++;
+		if (!m->to_device)
+			continue;	/* the device refaults system pages */
+		pte = PFN_PHYS(migrate_pfn_to_page(args->dst[i]) ?
+			       page_to_pfn(migrate_pfn_to_page(args->dst[i])) : 0) |
+		      MNM_PTE_VALID | MNM_PTE_DEVICE;
+		if (args->dst[i] & MIGRATE_PFN_WRITE)
+			pte |= MNM_PTE_WRITE;
+		/* Without a table page the entry simply refaults later. */
+		mnm_pt_map(&ctx->pt, args->start + (i << PAGE_SHIFT), pte);
+	}
+	if (m->to_device) {
+		atomic64_add(moved, &ctx->migrated_to_device);
+		atomic64_add(moved, &ctx->mdev->devmem.migrated_to_device);
+	} else {
+		atomic64_add(moved, &ctx->migrated_to_system);
+		atomic64_add(moved, &ctx->mdev->devmem.migrated_to_system);
+	}
+}
+
+static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
+				struct page **pages, unsigned long npages)
+{
+	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
+	unsigned long i;
+	int ret;
+
+	for (i = 0; i < npages; i++) {
+		ret = mnm_pt_map(&ctx->pt, start + (i << PAGE_SHIFT),
+				 PFN_PHYS(page_to_pfn(pages[i])) | MNM_PTE_VALID |
+				 MNM_PTE_WRITE | MNM_PTE_EXCLUSIVE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+const struct hmm_mirror_ops mnm_mirror_ops = {
 	.invalidate = mnm_mirror_invalidate,
 	.release = mnm_mirror_release,
 	.prepare = mnm_mirror_prepare,
 	.commit = mnm_mirror_commit,
+	.migrate_alloc_copy = mnm_devmem_alloc_copy,
+	.migrate_commit = mnm_migrate_commit,
+	.exclusive_commit = mnm_exclusive_commit,
 };
 
 /* ---- ioctls --------------------------------------------------------- */
@@ -293,9 +352,12 @@ static int mnm_ioctl_get_info(struct drm_device *drm, void *data,
 		return -EINVAL;
 	args->abi_version = MNM_ABI_VERSION;
 	args->caps = MNM_CAP_MIRROR | MNM_CAP_HUGE_PTE;
+	if (MNM_HAVE_DEVMEM)
+		args->caps |= MNM_CAP_MIGRATE | MNM_CAP_EXCLUSIVE;
 	args->page_size = PAGE_SIZE;
 	args->device_index = mdev->index;
-	args->devmem_size = 0;
+	args->devmem_size = MNM_HAVE_DEVMEM ? (u64)mdev->devmem.max_chunks *
+				mdev->devmem.chunk_pages << PAGE_SHIFT : 0;
 	return 0;
 }
 
@@ -318,12 +380,19 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 		if (!(pte & MNM_PTE_VALID) || (write && !(pte & MNM_PTE_WRITE)))
 			return i;
 		page = pfn_to_page(PHYS_PFN(pte & MNM_PTE_ADDR));
-		vaddr = kmap_local_page(page);
+		if (pte & MNM_PTE_DEVICE) {
+			/* Device memory: the data lives in the device. */
+			vaddr = mnm_devmem_data(page);
+			mnm_devmem_touch(ctx->mdev, page);
+		} else {
+			vaddr = kmap_local_page(page);
+		}
 		if (write)
 			memcpy(vaddr, bounce + (i << PAGE_SHIFT), PAGE_SIZE);
 		else
 			memcpy(bounce + (i << PAGE_SHIFT), vaddr, PAGE_SIZE);
-		kunmap_local(vaddr);
+		if (!(pte & MNM_PTE_DEVICE))
+			kunmap_local(vaddr);
 	}
 	return n;
 }
@@ -446,7 +515,60 @@ static u8 mnm_prot_of_pte(u64 pte)
 		prot |= MNM_PROT_PMD;
 	if (pte & MNM_PTE_ZERO)
 		prot |= MNM_PROT_ZERO;
+	if (pte & MNM_PTE_DEVICE)
+		prot |= MNM_PROT_DEV_PRIVATE_LOCAL;
+	if (pte & MNM_PTE_EXCLUSIVE)
+		prot |= MNM_PROT_EXCLUSIVE;
 	return prot;
+}
+
+/*
+ * What the CPU page table holds.  hmm_range_fault() shows device-private
+ * pages only to their owner and device-exclusive entries to no one, so
+ * entries it leaves empty are asked about again: of each peer device, and
+ * of our own page table (exclusive grants).
+ */
+static int mnm_snapshot_cpu(struct mnm_ctx *ctx, unsigned long addr,
+			    unsigned long n, unsigned long *pfns, u8 *prot)
+{
+	unsigned long end = addr + (n << PAGE_SHIFT), i;
+	bool holes = false;
+	unsigned int d;
+	int ret;
+
+	ret = hmm_mirror_snapshot(&ctx->mirror, addr, end, pfns);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
+		holes |= prot[i] == MNM_PROT_NONE;
+	}
+	if (!holes || !MNM_HAVE_DEVMEM)
+		return 0;
+	for (d = 0; d < MNM_MAX_DEVICES; d++) {
+		struct mnm_device *peer = mnm_devices[d];
+
+		if (!peer || peer == ctx->mdev)
+			continue;
+		ret = hmm_mirror_snapshot_owner(&ctx->mirror, addr, end, pfns, peer);
+		if (ret < 0)
+			return ret;
+		for (i = 0; i < n; i++)
+			if (prot[i] == MNM_PROT_NONE && (pfns[i] & HMM_PFN_VALID))
+				prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
+	}
+	hmm_mirror_lock(&ctx->mirror);
+	for (i = 0; i < n; i++) {
+		u64 pte;
+
+		if (prot[i] != MNM_PROT_NONE)
+			continue;
+		pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
+		if (pte & MNM_PTE_EXCLUSIVE)
+			prot[i] = MNM_PROT_EXCLUSIVE | MNM_PROT_WRITE;
+	}
+	hmm_mirror_unlock(&ctx->mirror);
+	return 0;
 }
 
 static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
@@ -477,7 +599,7 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (done = 0; done < args->npages; done += i) {
+	for (done = 0; done < args->npages; done += MNM_COPY_PAGES) {
 		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
 		unsigned long addr = args->addr + (done << PAGE_SHIFT);
 
@@ -491,12 +613,9 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 			}
 			hmm_mirror_unlock(&ctx->mirror);
 		} else {
-			ret = hmm_mirror_snapshot(&ctx->mirror, addr,
-						  addr + (n << PAGE_SHIFT), pfns);
+			ret = mnm_snapshot_cpu(ctx, addr, n, pfns, prot);
 			if (ret < 0)
 				goto out;
-			for (i = 0; i < n; i++)
-				prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
 		}
 		if (copy_to_user(uptr + done, prot, n)) {
 			ret = -EFAULT;
@@ -539,6 +658,7 @@ static void mnm_counters_fill(struct drm_mnm_counters *out,
 			      const struct hmm_mirror_counters *c,
 			      atomic64_t *pt_pages, atomic64_t *mapped_pages)
 {
+	memset(out, 0, sizeof(*out));
 	out->faults = atomic64_read(&c->faults);
 	out->pages_faulted = atomic64_read(&c->pages_faulted);
 	out->retries = atomic64_read(&c->retries);
@@ -549,7 +669,7 @@ static void mnm_counters_fill(struct drm_mnm_counters *out,
 	out->snapshots = atomic64_read(&c->snapshots);
 	out->pt_pages = atomic64_read(pt_pages);
 	out->mapped_pages = atomic64_read(mapped_pages);
-	memset(out->reserved, 0, sizeof(out->reserved));
+	out->self_invalidations = atomic64_read(&c->self_invalidations);
 }
 
 static int mnm_ioctl_stats(struct drm_device *drm, void *data,
@@ -565,6 +685,103 @@ static int mnm_ioctl_stats(struct drm_device *drm, void *data,
 			  &ctx->pt.mapped_pages);
 	mnm_counters_fill(&args->device, &mdev->counters, &mdev->pt_pages,
 			  &mdev->mapped_pages);
+	args->file.migrated_to_device = atomic64_read(&ctx->migrated_to_device);
+	args->file.migrated_to_system = atomic64_read(&ctx->migrated_to_system);
+	if (MNM_HAVE_DEVMEM) {
+		struct mnm_devmem *dm = &mdev->devmem;
+
+		args->device.migrated_to_device = atomic64_read(&dm->migrated_to_device);
+		args->device.migrated_to_system = atomic64_read(&dm->migrated_to_system);
+		args->device.evictions = atomic64_read(&dm->evictions);
+		args->device.cpu_faults = atomic64_read(&dm->cpu_faults);
+		spin_lock(&dm->lock);
+		args->device.devmem_free = dm->limit - dm->nused;
+		spin_unlock(&dm->lock);
+	}
+	return 0;
+}
+
+static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
+			     struct drm_file *file)
+{
+	struct drm_mnm_migrate *args = data;
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct hmm_mirror_migrate_result res;
+	unsigned long start;
+	int ret;
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || args->flags || args->pad ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)) ||
+	    (args->direction != MNM_MIGRATE_TO_DEVICE &&
+	     args->direction != MNM_MIGRATE_TO_SYSTEM))
+		return -EINVAL;
+	ret = mnm_check_range(args->addr, args->npages);
+	if (ret)
+		return ret;
+	if (!MNM_HAVE_DEVMEM)
+		return -EOPNOTSUPP;
+	start = args->addr;
+	ret = hmm_mirror_migrate(&ctx->mirror, start,
+				 start + (args->npages << PAGE_SHIFT),
+				 args->direction == MNM_MIGRATE_TO_DEVICE, ctx, &res);
+	args->migrated = res.migrated;
+	args->skip_vma = res.skip_vma;
+	args->skip_busy = res.skip_busy;
+	args->skip_refused = res.skip_refused;
+	args->skip_nomem = res.skip_nomem;
+	args->skip_other = res.skip_other;
+	return ret;
+}
+
+static int mnm_exclusive_args(struct drm_file *file, struct drm_mnm_exclusive *args,
+			      struct mnm_ctx **ctxp)
+{
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || args->flags ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	*ctxp = ctx;
+	if (mnm_check_range(args->addr, args->npages))
+		return -EINVAL;
+	return MNM_HAVE_DEVMEM ? 0 : -EOPNOTSUPP;
+}
+
+static int mnm_ioctl_exclusive(struct drm_device *drm, void *data,
+			       struct drm_file *file)
+{
+	struct drm_mnm_exclusive *args = data;
+	struct mnm_ctx *ctx;
+	int ret = mnm_exclusive_args(file, args, &ctx);
+
+	if (ret)
+		return ret;
+	return hmm_mirror_make_exclusive(&ctx->mirror, args->addr,
+					 args->addr + (args->npages << PAGE_SHIFT));
+}
+
+static int mnm_ioctl_check_exclusive(struct drm_device *drm, void *data,
+				     struct drm_file *file)
+{
+	struct drm_mnm_exclusive *args = data;
+	struct mnm_ctx *ctx;
+	unsigned long i;
+	int ret = mnm_exclusive_args(file, args, &ctx);
+
+	if (ret)
+		return ret;
+	args->exclusive = 0;
+	hmm_mirror_lock(&ctx->mirror);
+	for (i = 0; i < args->npages; i++) {
+		u64 pte = mnm_pt_lookup(&ctx->pt, args->addr + (i << PAGE_SHIFT));
+
+		args->exclusive += !!(pte & MNM_PTE_EXCLUSIVE);
+	}
+	hmm_mirror_unlock(&ctx->mirror);
 	return 0;
 }
 
@@ -575,6 +792,10 @@ static const struct drm_ioctl_desc mnm_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(MNM_SNAPSHOT, mnm_ioctl_snapshot, DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(MNM_RELEASE, mnm_ioctl_release, DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(MNM_STATS, mnm_ioctl_stats, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_MIGRATE, mnm_ioctl_migrate, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_EXCLUSIVE, mnm_ioctl_exclusive, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_CHECK_EXCLUSIVE, mnm_ioctl_check_exclusive,
+			  DRM_RENDER_ALLOW),
 };
 
 /* ---- open / close --------------------------------------------------- */
@@ -617,6 +838,9 @@ static int mnm_open(struct drm_device *drm, struct drm_file *file)
 	}
 	snprintf(name, sizeof(name), "ctx%u", ctx->id);
 	hmm_mirror_debugfs_create(&ctx->mirror, mdev->debugfs, name);
+	mutex_lock(&mdev->ctx_lock);
+	list_add_tail(&ctx->link, &mdev->ctxs);
+	mutex_unlock(&mdev->ctx_lock);
 	file->driver_priv = ctx;
 	return 0;
 
@@ -636,6 +860,9 @@ static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
 	struct mnm_ctx *ctx = file->driver_priv;
 	int i;
 
+	mutex_lock(&ctx->mdev->ctx_lock);
+	list_del(&ctx->link);
+	mutex_unlock(&ctx->mdev->ctx_lock);
 	if (test_teardown) {
 		for (i = 0; i < MNM_TEARDOWN_ENTRIES; i++)
 			hmm_mirror_remove_teardown(&ctx->mirror,
@@ -717,6 +944,7 @@ static void mnm_device_destroy(struct mnm_device *mdev)
 	struct platform_device *pdev = mdev->pdev;
 
 	drm_dev_unregister(&mdev->drm);
+	mnm_devmem_fini(mdev);
 	debugfs_remove_recursive(mdev->debugfs);
 	devres_release_group(&pdev->dev, NULL);
 	platform_device_unregister(pdev);
@@ -745,15 +973,20 @@ static struct mnm_device *mnm_device_create(unsigned int index)
 	}
 	mdev->pdev = pdev;
 	mdev->index = index;
+	mutex_init(&mdev->ctx_lock);
+	INIT_LIST_HEAD(&mdev->ctxs);
+	mnm_devmem_init(mdev, (unsigned long)devmem_mb << 20);
 	snprintf(name, sizeof(name), "dev%u", index);
 	mdev->debugfs = debugfs_create_dir(name, mnm_debugfs_root);
 	debugfs_create_file("stats", 0444, mdev->debugfs, mdev, &mnm_stats_fops);
+	mnm_devmem_debugfs(mdev);
 	ret = drm_dev_register(&mdev->drm, 0);
 	if (ret)
 		goto err_debugfs;
 	return mdev;
 
 err_debugfs:
+	mnm_devmem_fini(mdev);
 	debugfs_remove_recursive(mdev->debugfs);
 err_devres:
 	devres_release_group(&pdev->dev, NULL);

@@ -18,6 +18,7 @@
  * is the root; a level-1 entry maps 2 MiB (MNM_PTE_HUGE) or points to a
  * level-0 table; a level-0 entry maps 4 KiB.
  */
+#define MNM_MAX_CHUNKS		16
 #define MNM_PT_LEVELS		4
 #define MNM_PT_BITS		9
 #define MNM_PT_ENTRIES		BIT(MNM_PT_BITS)
@@ -27,6 +28,8 @@
 #define MNM_PTE_HUGE		BIT_ULL(2)
 #define MNM_PTE_ZERO		BIT_ULL(3)
 #define MNM_PTE_TABLE		BIT_ULL(4)
+#define MNM_PTE_DEVICE		BIT_ULL(5)	/* device-private page of ours */
+#define MNM_PTE_EXCLUSIVE	BIT_ULL(6)	/* exclusive (atomic) grant */
 #define MNM_PTE_ADDR		(~(u64)(PAGE_SIZE - 1))	/* physical address */
 
 struct mnm_pt {
@@ -51,5 +54,83 @@ int mnm_pt_map(struct mnm_pt *pt, unsigned long addr, u64 pte);
 int mnm_pt_map_huge(struct mnm_pt *pt, unsigned long addr, u64 pte);
 u64 mnm_pt_lookup(struct mnm_pt *pt, unsigned long addr);
 void mnm_pt_zap(struct mnm_pt *pt, unsigned long start, unsigned long end);
+
+/* ---- devices, files, device memory ------------------------------------ */
+
+struct mnm_chunk;
+
+/* Device-private memory of one mock device (mnm_devmem.c). */
+struct mnm_devmem {
+	spinlock_t lock;		/* free, lru, nfree, nused, fail_alloc */
+	struct list_head free;		/* struct mnm_dpage.link */
+	struct list_head lru;		/* in use, least recently used first */
+	unsigned long nfree;
+	unsigned long nused;
+	unsigned long limit;		/* pages; eviction starts above it */
+	unsigned int fail_alloc;	/* test hook: fail this many allocations */
+	struct mutex grow_lock;		/* chunks, nchunks */
+	struct mnm_chunk *chunks[MNM_MAX_CHUNKS];
+	unsigned int nchunks;
+	unsigned int max_chunks;
+	unsigned long chunk_pages;
+	atomic64_t migrated_to_device;
+	atomic64_t migrated_to_system;
+	atomic64_t evictions;
+	atomic64_t cpu_faults;
+};
+
+struct mnm_device {
+	struct drm_device drm;
+	struct platform_device *pdev;
+	unsigned int index;
+	struct hmm_mirror_counters counters;	/* sum over its files */
+	atomic64_t pt_pages;
+	atomic64_t mapped_pages;
+	struct dentry *debugfs;
+	struct mutex ctx_lock;			/* ctxs */
+	struct list_head ctxs;			/* struct mnm_ctx.link */
+	struct mnm_devmem devmem;
+};
+
+#define MNM_TEARDOWN_ENTRIES	3
+
+struct mnm_ctx;
+
+struct mnm_teardown {
+	struct hmm_mirror_teardown td;
+	struct mnm_ctx *ctx;
+};
+
+struct mnm_ctx {
+	struct mnm_device *mdev;
+	struct hmm_mirror mirror;
+	struct mnm_pt pt;
+	unsigned int id;
+	struct list_head link;			/* in mdev->ctxs */
+	atomic64_t migrated_to_device;
+	atomic64_t migrated_to_system;
+	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
+};
+
+extern const struct hmm_mirror_ops mnm_mirror_ops;
+
+void mnm_zap_mm(struct mnm_device *mdev, struct mm_struct *mm,
+		unsigned long start, unsigned long end);
+
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+#define MNM_HAVE_DEVMEM		1
+#else
+#define MNM_HAVE_DEVMEM		0
+#endif
+
+int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);
+void mnm_devmem_fini(struct mnm_device *mdev);
+unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
+			       unsigned long n);
+void *mnm_devmem_data(struct page *page);
+void mnm_devmem_touch(struct mnm_device *mdev, struct page *page);
+int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
+			  struct hmm_mirror_migrate *m);
+void mnm_devmem_debugfs(struct mnm_device *mdev);
 
 #endif /* _MNM_DRV_H_ */

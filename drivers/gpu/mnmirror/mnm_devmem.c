@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mnmirror mock GPU: device memory.
+ *
+ * ZONE_DEVICE MEMORY_DEVICE_PRIVATE pages (request_free_mem_region +
+ * memremap_pages), added in chunks on demand up to the device's size.  A
+ * device-private page has a struct page but no CPU-addressable memory, so
+ * each chunk has a vmalloc'ed backing store holding what the "device" keeps
+ * there.  Pages in use sit on an LRU list; when the device is full (or at
+ * the debugfs devmem_limit), the least recently used ones are evicted to
+ * system memory with migrate_device_range().  Module unload evicts all.
+ *
+ * Locking: devmem->lock (spinlock) protects the free and LRU lists and the
+ * counts; it is taken in ->page_free and never held across anything that
+ * sleeps.  grow_lock (mutex) serialises adding chunks.  ->migrate_to_ram runs
+ * in the CPU fault path with the device page locked; it takes mdev->ctx_lock
+ * and then each mirror's update lock to zap the faulting address.
+ */
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "mnm_drv.h"
+
+#if MNM_HAVE_DEVMEM
+
+struct mnm_dpage {
+	struct list_head link;		/* devmem->free or devmem->lru */
+};
+
+struct mnm_chunk {
+	struct dev_pagemap pgmap;
+	struct mnm_device *mdev;
+	struct resource *res;
+	unsigned long pfn_first;
+	unsigned long npages;
+	void *backing;			/* npages * PAGE_SIZE */
+	struct mnm_dpage *meta;		/* npages */
+};
+
+static struct mnm_chunk *mnm_chunk_of(struct page *page)
+{
+	return container_of(page->pgmap, struct mnm_chunk, pgmap);
+}
+
+static struct mnm_dpage *mnm_meta_of(struct page *page)
+{
+	struct mnm_chunk *chunk = mnm_chunk_of(page);
+
+	return &chunk->meta[page_to_pfn(page) - chunk->pfn_first];
+}
+
+static struct page *mnm_page_of(struct mnm_chunk *chunk, struct mnm_dpage *meta)
+{
+	return pfn_to_page(chunk->pfn_first + (meta - chunk->meta));
+}
+
+/* Which chunk holds @meta?  Chunks never move while the device exists. */
+static struct mnm_chunk *mnm_chunk_of_meta(struct mnm_devmem *dm,
+					   struct mnm_dpage *meta)
+{
+	unsigned int i;
+
+	for (i = 0; i < dm->nchunks; i++) {
+		struct mnm_chunk *c = dm->chunks[i];
+
+		if (meta >= c->meta && meta < c->meta + c->npages)
+			return c;
+	}
+	return NULL;
+}
+
+/**
+ * mnm_devmem_data() - where the device keeps a device-private page's data
+ * @page: a device-private page of a mock device
+ *
+ * Return: the kernel address of its PAGE_SIZE backing store.
+ */
+void *mnm_devmem_data(struct page *page)
+{
+	struct mnm_chunk *chunk = mnm_chunk_of(page);
+
+	return chunk->backing + ((page_to_pfn(page) - chunk->pfn_first) << PAGE_SHIFT);
+}
+
+/**
+ * mnm_devmem_touch() - mark a device page recently used
+ * @mdev: its device
+ * @page: the page
+ */
+void mnm_devmem_touch(struct mnm_device *mdev, struct page *page)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+
+	spin_lock(&dm->lock);
+	/* A page being freed is on neither list's tail semantics: fine. */
+	if (page_ref_count(page))
+		list_move_tail(&mnm_meta_of(page)->link, &dm->lru);
+	spin_unlock(&dm->lock);
+}
+
+static void mnm_devmem_page_free(struct page *page)
+{
+	struct mnm_device *mdev = mnm_chunk_of(page)->mdev;
+	struct mnm_devmem *dm = &mdev->devmem;
+
+	spin_lock(&dm->lock);
+	list_move(&mnm_meta_of(page)->link, &dm->free);
+	dm->nfree++;
+	dm->nused--;
+	spin_unlock(&dm->lock);
+}
+
+/* Copy a device page out to a new, locked system page; NULL on failure. */
+static struct page *mnm_devmem_copy_out(struct page *spage,
+					struct vm_area_struct *vma,
+					unsigned long addr)
+{
+	struct page *dpage;
+
+	dpage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr) :
+		      alloc_page(GFP_HIGHUSER_MOVABLE);
+	if (!dpage)
+		return NULL;
+	lock_page(dpage);
+	memcpy_to_page(dpage, 0, mnm_devmem_data(spage), PAGE_SIZE);
+	return dpage;
+}
+
+static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct mnm_device *mdev = mnm_chunk_of(vmf->page)->mdev;
+	unsigned long start = vmf->address & PAGE_MASK, src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = start,
+		.end = start + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = mdev,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	vm_fault_t ret = 0;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	/* Our own event was filtered by owner: zap our mirrors ourselves. */
+	mnm_zap_mm(mdev, vmf->vma->vm_mm, start, start + PAGE_SIZE);
+	if (src & MIGRATE_PFN_MIGRATE) {
+		struct page *dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src),
+							 vmf->vma, start);
+
+		if (dpage) {
+			dst = migrate_pfn(page_to_pfn(dpage));
+			if (src & MIGRATE_PFN_WRITE)
+				dst |= MIGRATE_PFN_WRITE;
+		} else {
+			ret = VM_FAULT_OOM;
+		}
+	}
+	migrate_vma_pages(&args);
+	if (dst && (src & MIGRATE_PFN_MIGRATE)) {
+		atomic64_inc(&mdev->devmem.cpu_faults);
+		atomic64_inc(&mdev->devmem.migrated_to_system);
+	}
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+static const struct dev_pagemap_ops mnm_devmem_ops = {
+	.page_free = mnm_devmem_page_free,
+	.migrate_to_ram = mnm_devmem_migrate_to_ram,
+};
+
+/* Move device pages [pfn, pfn + n) back to system memory; count moved. */
+static unsigned long mnm_devmem_evict_range(struct mnm_devmem *dm,
+					    unsigned long pfn, unsigned long n,
+					    unsigned long *src)
+{
+	unsigned long *dst = src + n, i, moved = 0;
+
+	memset(src, 0, 2 * n * sizeof(*src));
+	migrate_device_range(src, pfn, n);
+	for (i = 0; i < n; i++) {
+		struct page *dpage;
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src[i]), NULL, 0);
+		if (!dpage)
+			continue;
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (src[i] & MIGRATE_PFN_WRITE)
+			dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	migrate_device_pages(src, dst, n);
+	for (i = 0; i < n; i++)
+		moved += dst[i] && (src[i] & MIGRATE_PFN_MIGRATE);
+	migrate_device_finalize(src, dst, n);
+	return moved;
+}
+
+#define MNM_EVICT_BATCH		64
+
+/* Evict up to @want least recently used pages. */
+static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
+				      unsigned long want)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned long pfns[MNM_EVICT_BATCH], src[2], moved = 0;
+	unsigned int i, n = 0;
+	struct mnm_dpage *meta, *tmp;
+
+	want = min_t(unsigned long, want, MNM_EVICT_BATCH);
+	spin_lock(&dm->lock);
+	list_for_each_entry_safe(meta, tmp, &dm->lru, link) {
+		struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
+
+		if (n == want)
+			break;
+		pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
+	}
+	/* Rotate them so a busy page is not picked again at once. */
+	for (i = 0; i < n; i++)
+		list_move_tail(&mnm_meta_of(pfn_to_page(pfns[i]))->link, &dm->lru);
+	spin_unlock(&dm->lock);
+
+	for (i = 0; i < n; i++)
+		moved += mnm_devmem_evict_range(dm, pfns[i], 1, src);
+	atomic64_add(moved, &dm->evictions);
+	atomic64_add(moved, &dm->migrated_to_system);
+	return moved;
+}
+
+static int mnm_devmem_grow(struct mnm_device *mdev)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned long i, size = dm->chunk_pages << PAGE_SHIFT;
+	struct mnm_chunk *chunk;
+	void *ptr;
+	int ret;
+
+	mutex_lock(&dm->grow_lock);
+	if (dm->nchunks >= dm->max_chunks) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	if (!chunk) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	chunk->mdev = mdev;
+	chunk->npages = dm->chunk_pages;
+	chunk->backing = vzalloc(size);
+	chunk->meta = kvcalloc(chunk->npages, sizeof(*chunk->meta), GFP_KERNEL);
+	if (!chunk->backing || !chunk->meta) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	chunk->res = request_free_mem_region(&iomem_resource, size, "mnmirror");
+	if (IS_ERR(chunk->res)) {
+		ret = PTR_ERR(chunk->res);
+		goto err_free;
+	}
+	chunk->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	chunk->pgmap.range.start = chunk->res->start;
+	chunk->pgmap.range.end = chunk->res->end;
+	chunk->pgmap.nr_range = 1;
+	chunk->pgmap.ops = &mnm_devmem_ops;
+	chunk->pgmap.owner = mdev;
+	ptr = memremap_pages(&chunk->pgmap, numa_node_id());
+	if (IS_ERR(ptr)) {
+		ret = PTR_ERR(ptr);
+		goto err_region;
+	}
+	chunk->pfn_first = PHYS_PFN(chunk->res->start);
+
+	spin_lock(&dm->lock);
+	for (i = 0; i < chunk->npages; i++)
+		list_add_tail(&chunk->meta[i].link, &dm->free);
+	dm->nfree += chunk->npages;
+	dm->chunks[dm->nchunks++] = chunk;
+	spin_unlock(&dm->lock);
+	mutex_unlock(&dm->grow_lock);
+	return 0;
+
+err_region:
+	release_mem_region(chunk->res->start, resource_size(chunk->res));
+err_free:
+	kvfree(chunk->meta);
+	vfree(chunk->backing);
+	kfree(chunk);
+out_unlock:
+	mutex_unlock(&dm->grow_lock);
+	return ret;
+}
+
+/**
+ * mnm_devmem_alloc() - allocate device pages
+ * @mdev: the device
+ * @pages: out: the pages, each initialised (one reference) and locked
+ * @n: how many
+ *
+ * Takes pages from the free list in one go; adds a chunk or evicts least
+ * recently used pages when short.  Can return fewer than @n.
+ *
+ * Context: may sleep; no lock held.
+ * Return: the number of pages allocated.
+ */
+unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
+			       unsigned long n)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned long got = 0, tries = 0;
+
+	while (got < n) {
+		unsigned long take, room;
+
+		spin_lock(&dm->lock);
+		if (dm->fail_alloc) {
+			dm->fail_alloc--;
+			spin_unlock(&dm->lock);
+			break;
+		}
+		room = dm->limit > dm->nused ? dm->limit - dm->nused : 0;
+		take = min3(n - got, dm->nfree, room);
+		while (take--) {
+			struct mnm_dpage *meta =
+				list_first_entry(&dm->free, struct mnm_dpage, link);
+			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
+
+			list_move_tail(&meta->link, &dm->lru);
+			dm->nfree--;
+			dm->nused++;
+			pages[got++] = mnm_page_of(chunk, meta);
+		}
+		spin_unlock(&dm->lock);
+		if (got == n || ++tries > 64)
+			break;
+		if (room && !mnm_devmem_grow(mdev))
+			continue;
+		if (!mnm_devmem_evict(mdev, n - got) && tries > 8)
+			break;
+	}
+	/* Outside the lock: initialise (ref 1, locked) what we took. */
+	for (tries = 0; tries < got; tries++)
+		zone_device_page_init(pages[tries]);
+	return got;
+}
+
+/**
+ * mnm_devmem_alloc_copy() - the mock's ->migrate_alloc_copy
+ * @mirror: the mirror (of a mock file context)
+ * @m: the batch
+ *
+ * Return: 0 (pages left without a destination are reported as skipped).
+ */
+int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
+			  struct hmm_mirror_migrate *m)
+{
+	struct mnm_ctx *ctx = container_of(mirror, struct mnm_ctx, mirror);
+	struct migrate_vma *args = &m->args;
+	unsigned long i, n = 0, npages = (args->end - args->start) >> PAGE_SHIFT;
+	struct page **dpages = NULL;
+
+	if (m->to_device) {
+		for (i = 0; i < npages; i++)
+			n += !!(args->src[i] & MIGRATE_PFN_MIGRATE);
+		dpages = kvmalloc_array(n, sizeof(*dpages), GFP_KERNEL);
+		if (!dpages)
+			return -ENOMEM;
+		n = mnm_devmem_alloc(ctx->mdev, dpages, n);
+		/* Table pages for ->migrate_commit, which must not allocate. */
+		mnm_pt_reserve(&ctx->pt, MNM_PT_BATCH_TABLES);
+	}
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		unsigned long addr = args->start + (i << PAGE_SHIFT);
+		struct page *dpage;
+
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (!m->to_device) {
+			dpage = mnm_devmem_copy_out(spage, args->vma, addr);
+			if (!dpage)
+				continue;
+			args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+			if (args->src[i] & MIGRATE_PFN_WRITE)
+				args->dst[i] |= MIGRATE_PFN_WRITE;
+			continue;
+		}
+		if (!n)
+			continue;
+		dpage = dpages[--n];
+		if (spage)
+			memcpy_from_page(mnm_devmem_data(dpage), spage, 0, PAGE_SIZE);
+		else
+			memset(mnm_devmem_data(dpage), 0, PAGE_SIZE);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (args->vma->vm_flags & VM_WRITE)))
+			args->dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	/* Pages we could not use go back (their last reference). */
+	while (n--) {
+		unlock_page(dpages[n]);
+		put_page(dpages[n]);
+	}
+	kvfree(dpages);
+	return 0;
+}
+
+static int mnm_devmem_show(struct seq_file *m, void *unused)
+{
+	struct mnm_device *mdev = m->private;
+	struct mnm_devmem *dm = &mdev->devmem;
+
+	spin_lock(&dm->lock);
+	seq_printf(m, "chunks %u/%u of %lu pages\n", dm->nchunks, dm->max_chunks,
+		   dm->chunk_pages);
+	seq_printf(m, "free %lu\nused %lu\nlimit %lu\n", dm->nfree, dm->nused,
+		   dm->limit);
+	spin_unlock(&dm->lock);
+	seq_printf(m, "migrated_to_device %lld\nmigrated_to_system %lld\n",
+		   atomic64_read(&dm->migrated_to_device),
+		   atomic64_read(&dm->migrated_to_system));
+	seq_printf(m, "evictions %lld\ncpu_faults %lld\n",
+		   atomic64_read(&dm->evictions), atomic64_read(&dm->cpu_faults));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mnm_devmem);
+
+static int mnm_limit_get(void *data, u64 *val)
+{
+	*val = ((struct mnm_devmem *)data)->limit;
+	return 0;
+}
+
+static int mnm_limit_set(void *data, u64 val)
+{
+	struct mnm_devmem *dm = data;
+	u64 max = (u64)dm->max_chunks * dm->chunk_pages;
+
+	if (!val || val > max)
+		return -EINVAL;
+	spin_lock(&dm->lock);
+	dm->limit = val;
+	spin_unlock(&dm->lock);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mnm_limit_fops, mnm_limit_get, mnm_limit_set, "%llu\n");
+
+static int mnm_fail_get(void *data, u64 *val)
+{
+	*val = ((struct mnm_devmem *)data)->fail_alloc;
+	return 0;
+}
+
+static int mnm_fail_set(void *data, u64 val)
+{
+	struct mnm_devmem *dm = data;
+
+	spin_lock(&dm->lock);
+	dm->fail_alloc = min_t(u64, val, UINT_MAX);
+	spin_unlock(&dm->lock);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mnm_fail_fops, mnm_fail_get, mnm_fail_set, "%llu\n");
+
+/**
+ * mnm_devmem_debugfs() - devmem, devmem_limit and fail_alloc in debugfs
+ * @mdev: the device
+ */
+void mnm_devmem_debugfs(struct mnm_device *mdev)
+{
+	debugfs_create_file("devmem", 0444, mdev->debugfs, mdev, &mnm_devmem_fops);
+	debugfs_create_file_unsafe("devmem_limit", 0644, mdev->debugfs,
+				   &mdev->devmem, &mnm_limit_fops);
+	debugfs_create_file_unsafe("fail_alloc", 0644, mdev->debugfs,
+				   &mdev->devmem, &mnm_fail_fops);
+}
+
+/**
+ * mnm_devmem_init() - set up (empty) device memory
+ * @mdev: the device
+ * @bytes: its size; chunks of up to 64 MiB are added on demand
+ *
+ * Return: 0.
+ */
+int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned long pages = max(bytes >> PAGE_SHIFT, 512UL);
+
+	spin_lock_init(&dm->lock);
+	mutex_init(&dm->grow_lock);
+	INIT_LIST_HEAD(&dm->free);
+	INIT_LIST_HEAD(&dm->lru);
+	dm->chunk_pages = min(pages, SZ_64M >> PAGE_SHIFT);
+	dm->max_chunks = min_t(unsigned long, MNM_MAX_CHUNKS,
+			       DIV_ROUND_UP(pages, dm->chunk_pages));
+	dm->limit = (unsigned long)dm->max_chunks * dm->chunk_pages;
+	return 0;
+}
+
+/**
+ * mnm_devmem_fini() - evict every page to system memory, free the chunks
+ * @mdev: the device, with no open files left
+ *
+ * Data of processes that still map device pages moves to system memory.
+ */
+void mnm_devmem_fini(struct mnm_device *mdev)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned long *src, pfn;
+	unsigned int i, pass;
+
+	src = kvmalloc_array(2 * 512, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	for (pass = 0; pass < 100; pass++) {
+		spin_lock(&dm->lock);
+		if (!dm->nused) {
+			spin_unlock(&dm->lock);
+			break;
+		}
+		spin_unlock(&dm->lock);
+		for (i = 0; i < dm->nchunks; i++) {
+			struct mnm_chunk *c = dm->chunks[i];
+
+			for (pfn = 0; pfn < c->npages; pfn += 512) {
+				unsigned long n = min(512UL, c->npages - pfn);
+
+				n = mnm_devmem_evict_range(dm, c->pfn_first + pfn,
+							   n, src);
+				atomic64_add(n, &dm->evictions);
+			}
+		}
+		if (pass)
+			msleep(20);
+	}
+	kvfree(src);
+	WARN(dm->nused, "mnmirror: %lu device pages could not be evicted\n",
+	     dm->nused);
+	for (i = 0; i < dm->nchunks; i++) {
+		struct mnm_chunk *c = dm->chunks[i];
+
+		memunmap_pages(&c->pgmap);
+		release_mem_region(c->res->start, resource_size(c->res));
+		kvfree(c->meta);
+		vfree(c->backing);
+		kfree(c);
+	}
+	dm->nchunks = 0;
+}
+
+#else /* !MNM_HAVE_DEVMEM: the stock kernel has no DEVICE_PRIVATE */
+
+int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes)
+{
+	return 0;
+}
+
+void mnm_devmem_fini(struct mnm_device *mdev)
+{
+}
+
+unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
+			       unsigned long n)
+{
+	return 0;
+}
+
+void *mnm_devmem_data(struct page *page)
+{
+	return NULL;
+}
+
+void mnm_devmem_touch(struct mnm_device *mdev, struct page *page)
+{
+}
+
+int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
+			  struct hmm_mirror_migrate *m)
+{
+	return -EOPNOTSUPP;
+}
+
+void mnm_devmem_debugfs(struct mnm_device *mdev)
+{
+}
+
+#endif
