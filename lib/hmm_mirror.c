@@ -813,9 +813,11 @@ out_finalize:
  * @mirror: a registered mirror with ->migrate_alloc_copy and an @owner
  * @start: first address (page aligned)
  * @end: end address (page aligned, exclusive)
- * @to_device: true: system memory -> device memory (pages in another
- *	device's memory come through system memory first); false: this
- *	device's memory -> system memory
+ * @flags: HMM_MIRROR_MIGRATE_TO_DEVICE: system memory -> device memory,
+ *	else this device's memory -> system memory;
+ *	HMM_MIRROR_MIGRATE_FROM_PEERS: first fault pages that sit in another
+ *	device's memory (and swapped-out pages) back to system memory, so
+ *	they move too (device to device through system memory)
  * @arg: cookie for the driver callbacks
  * @res: out: where every page went
  *
@@ -829,9 +831,10 @@ out_finalize:
  * -ESRCH (the mm is gone), -ENOMEM.
  */
 int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
-		       unsigned long end, bool to_device, void *arg,
+		       unsigned long end, unsigned int flags, void *arg,
 		       struct hmm_mirror_migrate_result *res)
 {
+	bool to_device = flags & HMM_MIRROR_MIGRATE_TO_DEVICE;
 	struct mm_struct *mm = mirror->mm;
 	struct hmm_mirror_migrate m = {
 		.to_device = to_device,
@@ -843,7 +846,8 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 	memset(res, 0, sizeof(*res));
 	if (!mirror->ops->migrate_alloc_copy || !mirror->owner)
 		return -EOPNOTSUPP;
-	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end ||
+	    (flags & ~(HMM_MIRROR_MIGRATE_TO_DEVICE | HMM_MIRROR_MIGRATE_FROM_PEERS)))
 		return -EINVAL;
 	src = kvmalloc_array(2 * HMM_MIRROR_BATCH_PAGES, sizeof(*src),
 			     GFP_KERNEL);
@@ -861,7 +865,7 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 		cend = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
 				HMM_MIRROR_INTERVAL_SIZE);
 		/* Interval inserts may not nest in mmap_lock: take it first. */
-		if (to_device) {
+		if (to_device && (flags & HMM_MIRROR_MIGRATE_FROM_PEERS)) {
 			iv = hmm_mirror_interval_get(mirror, addr);
 			if (IS_ERR(iv))
 				iv = NULL;

@@ -26,6 +26,10 @@ struct hmm_mirror_mm;
 /* Pages handed to hmm_range_fault() per call: a whole interval. */
 #define HMM_MIRROR_BATCH_PAGES		(HMM_MIRROR_INTERVAL_SIZE >> PAGE_SHIFT)
 
+/* hmm_mirror_migrate() flags */
+#define HMM_MIRROR_MIGRATE_TO_DEVICE	BIT(0)	/* else to system memory */
+#define HMM_MIRROR_MIGRATE_FROM_PEERS	BIT(1)	/* pull other devices' pages */
+
 /* hmm_mirror_fault() flags */
 #define HMM_MIRROR_FAULT_WRITE		BIT(0)	/* device needs write access */
 
@@ -221,7 +225,7 @@ int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
 			      unsigned long end, unsigned long *hmm_pfns,
 			      void *owner);
 int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
-		       unsigned long end, bool to_device, void *arg,
+		       unsigned long end, unsigned int flags, void *arg,
 		       struct hmm_mirror_migrate_result *res);
 int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
 			      unsigned long end);

@@ -511,12 +511,12 @@ int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes)
 }
 
 /**
- * mnm_devmem_fini() - evict every page to system memory, free the chunks
- * @mdev: the device, with no open files left
+ * mnm_devmem_evict_all() - move every device page back to system memory
+ * @mdev: the device
  *
- * Data of processes that still map device pages moves to system memory.
+ * Retries pages that are busy for a while (up to about 2 s).
  */
-void mnm_devmem_fini(struct mnm_device *mdev)
+void mnm_devmem_evict_all(struct mnm_device *mdev)
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long *src, pfn;
@@ -530,6 +530,7 @@ void mnm_devmem_fini(struct mnm_device *mdev)
 			break;
 		}
 		spin_unlock(&dm->lock);
+		mutex_lock(&dm->grow_lock);
 		for (i = 0; i < dm->nchunks; i++) {
 			struct mnm_chunk *c = dm->chunks[i];
 
@@ -539,12 +540,28 @@ void mnm_devmem_fini(struct mnm_device *mdev)
 				n = mnm_devmem_evict_range(dm, c->pfn_first + pfn,
 							   n, src);
 				atomic64_add(n, &dm->evictions);
+				atomic64_add(n, &dm->migrated_to_system);
 			}
 		}
+		mutex_unlock(&dm->grow_lock);
 		if (pass)
 			msleep(20);
 	}
 	kvfree(src);
+}
+
+/**
+ * mnm_devmem_fini() - evict every page to system memory, free the chunks
+ * @mdev: the device, with no open files left
+ *
+ * Data of processes that still map device pages moves to system memory.
+ */
+void mnm_devmem_fini(struct mnm_device *mdev)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	unsigned int i;
+
+	mnm_devmem_evict_all(mdev);
 	WARN(dm->nused, "mnmirror: %lu device pages could not be evicted\n",
 	     dm->nused);
 	for (i = 0; i < dm->nchunks; i++) {
@@ -592,6 +609,10 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 }
 
 void mnm_devmem_debugfs(struct mnm_device *mdev)
+{
+}
+
+void mnm_devmem_evict_all(struct mnm_device *mdev)
 {
 }
 

@@ -33,11 +33,12 @@
 
 #include "mnm_drv.h"
 
-#define MNM_MAX_DEVICES		8
 /* Pages the device copies per pass (one bounce buffer). */
 #define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
 /* Passes over the same pages before a device access gives up. */
 #define MNM_COPY_ATTEMPTS	16
+/* Pages a device fault maps ahead within one request (32 MiB). */
+#define MNM_FAULT_AHEAD		8192
 /* Largest mmap of the device file. */
 #define MNM_MMAP_MAX		SZ_64M
 
@@ -53,6 +54,15 @@ static bool test_teardown;
 module_param(test_teardown, bool, 0444);
 MODULE_PARM_DESC(test_teardown,
 		 "Test hook: every open file adds teardown-chain entries and logs releases to debugfs mnmirror/teardown_log");
+
+static bool compat;
+module_param(compat, bool, 0444);
+MODULE_PARM_DESC(compat, "Also expose test_hmm-ABI character devices (see compat_name)");
+
+static char *compat_name = "mnm_dmirror";
+module_param(compat_name, charp, 0444);
+MODULE_PARM_DESC(compat_name,
+		 "Name prefix of the compat devices: /dev/<name>N (default mnm_dmirror; hmm_dmirror for upstream hmm-tests)");
 
 static bool debug_warn;
 module_param(debug_warn, bool, 0444);
@@ -321,7 +331,7 @@ static bool mnm_zero(const __u64 *reserved, size_t n)
 }
 
 /* Validate a user range; -EINVAL for anything a correct caller never sends. */
-static int mnm_check_range(u64 addr, u64 npages)
+int mnm_check_range(u64 addr, u64 npages)
 {
 	if (!npages || npages > MNM_MAX_PAGES || !PAGE_ALIGNED(addr))
 		return -EINVAL;
@@ -397,19 +407,26 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 	return n;
 }
 
-static int mnm_rw(struct drm_file *file, struct drm_mnm_rw *args, bool write)
+/**
+ * mnm_ctx_rw() - the device copies between a mirrored range and a user buffer
+ * @ctx: the file context (its mm is current's, checked by the caller)
+ * @args: the request; cpages and faults are filled in
+ * @write: user buffer -> memory instead of memory -> user buffer
+ * @nofault: fail with -ENOENT at the first page the device does not map
+ *	instead of faulting it in (what test_hmm's ABI reports after
+ *	migrations and exclusive grants)
+ * @calls: out, optional: hmm_mirror_fault() calls made
+ *
+ * Return: 0 or a negative errno; @args->cpages tells how far it got.
+ */
+int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
+	       bool nofault, unsigned long *calls)
 {
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
 	char __user *uptr = u64_to_user_ptr(args->ptr);
 	unsigned long done = 0;
 	char *bounce;
 	int ret;
 
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || args->flags ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
-		return -EINVAL;
 	ret = mnm_check_range(args->addr, args->npages);
 	if (ret)
 		return ret;
@@ -440,19 +457,32 @@ static int mnm_rw(struct drm_file *file, struct drm_mnm_rw *args, bool write)
 			hmm_mirror_unlock(&ctx->mirror);
 			if (copied == n)
 				break;
+			if (nofault) {
+				args->cpages = done + copied;
+				ret = -ENOENT;
+				goto out;
+			}
 			if (++attempts > MNM_COPY_ATTEMPTS) {
 				ret = -EBUSY;
 				goto out;
 			}
-			/* The device faults the pages it is missing. */
+			/*
+			 * The device faults what it misses, and what follows up
+			 * to MNM_FAULT_AHEAD pages of the request in the same
+			 * call, so later chunks find their entries.
+			 */
 			ret = hmm_mirror_fault(&ctx->mirror,
 					       addr + (copied << PAGE_SHIFT),
-					       addr + (n << PAGE_SHIFT),
+					       addr + (min_t(u64, args->npages - done,
+							     max_t(u64, n, MNM_FAULT_AHEAD))
+						       << PAGE_SHIFT),
 					       write ? HMM_MIRROR_FAULT_WRITE : 0,
 					       ctx);
 			if (ret < 0)
 				goto out;
 			args->faults += ret;
+			if (calls)
+				(*calls)++;
 		}
 		if (!write && copy_to_user(uptr + (done << PAGE_SHIFT), bounce,
 					   n << PAGE_SHIFT)) {
@@ -467,6 +497,18 @@ out:
 	return ret < 0 ? ret : 0;
 }
 
+static int mnm_rw(struct drm_file *file, struct drm_mnm_rw *args, bool write)
+{
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->size != sizeof(*args) || args->flags ||
+	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
+		return -EINVAL;
+	return mnm_ctx_rw(ctx, args, write, false, NULL);
+}
+
 static int mnm_ioctl_read(struct drm_device *drm, void *data,
 			  struct drm_file *file)
 {
@@ -479,7 +521,7 @@ static int mnm_ioctl_write(struct drm_device *drm, void *data,
 	return mnm_rw(file, data, true);
 }
 
-static u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn)
+u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn)
 {
 	struct page *page;
 	unsigned int order;
@@ -725,7 +767,9 @@ static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
 	start = args->addr;
 	ret = hmm_mirror_migrate(&ctx->mirror, start,
 				 start + (args->npages << PAGE_SHIFT),
-				 args->direction == MNM_MIGRATE_TO_DEVICE, ctx, &res);
+				 args->direction == MNM_MIGRATE_TO_DEVICE ?
+				 HMM_MIRROR_MIGRATE_TO_DEVICE |
+				 HMM_MIRROR_MIGRATE_FROM_PEERS : 0, ctx, &res);
 	args->migrated = res.migrated;
 	args->skip_vma = res.skip_vma;
 	args->skip_busy = res.skip_busy;
@@ -800,19 +844,24 @@ static const struct drm_ioctl_desc mnm_ioctls[] = {
 
 /* ---- open / close --------------------------------------------------- */
 
-static int mnm_open(struct drm_device *drm, struct drm_file *file)
+/**
+ * mnm_ctx_create() - a device context bound to current's mm
+ * @mdev: the device
+ *
+ * Return: the context or an ERR_PTR.
+ */
+struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev)
 {
-	struct mnm_device *mdev = container_of(drm, struct mnm_device, drm);
 	static const int prio[MNM_TEARDOWN_ENTRIES] = { 30, 10, 20 };
 	struct mnm_ctx *ctx;
 	char name[32];
 	int ret, i;
 
 	if (!current->mm)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	ctx->mdev = mdev;
 	ctx->id = atomic_inc_return(&mnm_ctx_ids);
 	ret = mnm_pt_init(&ctx->pt, &mdev->pt_pages, &mdev->mapped_pages);
@@ -841,8 +890,7 @@ static int mnm_open(struct drm_device *drm, struct drm_file *file)
 	mutex_lock(&mdev->ctx_lock);
 	list_add_tail(&ctx->link, &mdev->ctxs);
 	mutex_unlock(&mdev->ctx_lock);
-	file->driver_priv = ctx;
-	return 0;
+	return ctx;
 
 err_teardown:
 	while (i--)
@@ -852,12 +900,15 @@ err_pt:
 	mnm_pt_fini(&ctx->pt);
 err_free:
 	kfree(ctx);
-	return ret;
+	return ERR_PTR(ret);
 }
 
-static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
+/**
+ * mnm_ctx_destroy() - unregister and free a context
+ * @ctx: the context; no ioctl may run on it any more
+ */
+void mnm_ctx_destroy(struct mnm_ctx *ctx)
 {
-	struct mnm_ctx *ctx = file->driver_priv;
 	int i;
 
 	mutex_lock(&ctx->mdev->ctx_lock);
@@ -874,12 +925,28 @@ static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
 	kfree(ctx);
 }
 
+static int mnm_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct mnm_ctx *ctx;
+
+	ctx = mnm_ctx_create(container_of(drm, struct mnm_device, drm));
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	file->driver_priv = ctx;
+	return 0;
+}
+
+static void mnm_postclose(struct drm_device *drm, struct drm_file *file)
+{
+	mnm_ctx_destroy(file->driver_priv);
+}
+
 /*
  * mmap of the device file: zeroed kernel pages inserted one by one
  * (VM_MIXEDMAP), the kind of mapping upstream test_hmm offers so that mirrors
  * of driver-inserted pages can be tested.  The mapping owns the pages.
  */
-static int mnm_mmap(struct file *filp, struct vm_area_struct *vma)
+int mnm_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	unsigned long addr;
 	int ret;
@@ -1033,6 +1100,11 @@ static int __init mnm_init(void)
 		}
 		mnm_devices[i] = mdev;
 	}
+	if (compat) {
+		ret = mnm_compat_init(mnm_devices, num_devices, compat_name);
+		if (ret)
+			goto err;
+	}
 	return 0;
 
 err:
@@ -1044,6 +1116,8 @@ err:
 
 static void __exit mnm_exit(void)
 {
+	if (compat)
+		mnm_compat_exit();
 	mnm_exit_devices();
 	debugfs_remove_recursive(mnm_debugfs_root);
 	vfree(mnm_log);

@@ -112,7 +112,25 @@ struct mnm_ctx {
 	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
 };
 
+#define MNM_MAX_DEVICES		8
+
 extern const struct hmm_mirror_ops mnm_mirror_ops;
+
+struct drm_mnm_rw;
+struct file;
+struct vm_area_struct;
+
+struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev);
+void mnm_ctx_destroy(struct mnm_ctx *ctx);
+int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
+	       bool nofault, unsigned long *calls);
+int mnm_check_range(u64 addr, u64 npages);
+u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn);
+int mnm_mmap(struct file *filp, struct vm_area_struct *vma);
+void mnm_devmem_evict_all(struct mnm_device *mdev);
+int mnm_compat_init(struct mnm_device **devices, unsigned int n,
+		    const char *name);
+void mnm_compat_exit(void);
 
 void mnm_zap_mm(struct mnm_device *mdev, struct mm_struct *mm,
 		unsigned long start, unsigned long end);
