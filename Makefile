@@ -20,11 +20,18 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 DRM_CFLAGS := $(shell pkg-config --cflags libdrm 2>/dev/null || echo -I/usr/include/libdrm)
 B := build
 
-TESTS := $(B)/tests/mnm-tests
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBSRC := userspace/libmnmirror
+LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/mnmirror.h
+SOLIB := $(B)/lib/libmnmirror.so.1.0.0
+STLIB := $(B)/lib/libmnmirror.a
+LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
+TESTS := $(B)/tests/mnm-tests $(B)/tests/lib-integration $(B)/tests/lib-unit
 UPSTREAM := $(B)/upstream/hmm-tests
-TOOLS := $(B)/bin/mnmctl
+TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
 
-.PHONY: all modules kernel userspace tests upstream check demo clean deps
+.PHONY: all modules kernel userspace tests upstream check demo clean deps install bench
 all: modules userspace tests
 
 deps:
@@ -36,7 +43,49 @@ kernel:
 modules:
 	scripts/build-modules $(FLAVOUR) $(KBUILD_ARGS)
 
-userspace: $(TOOLS)
+userspace: $(LIBS) $(TOOLS)
+
+# libmnmirror: shared (soname libmnmirror.so.1, only the public API exported)
+# and static.
+$(B)/lib/libmnmirror.pic.o: $(LIBOBJ_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
+$(B)/lib/libmnmirror.o: $(LIBOBJ_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
+$(SOLIB): $(B)/lib/libmnmirror.pic.o $(LIBSRC)/libmnmirror.map
+	$(CC) -shared -Wl,-soname,libmnmirror.so.1 -Wl,--version-script=$(LIBSRC)/libmnmirror.map \
+		-o $@ $< -ldrm
+	ln -sf libmnmirror.so.1.0.0 $(B)/lib/libmnmirror.so.1
+	ln -sf libmnmirror.so.1 $(B)/lib/libmnmirror.so
+$(STLIB): $(B)/lib/libmnmirror.o
+	rm -f $@ && ar rcs $@ $<
+$(B)/lib/libmnmirror.pc: $(LIBSRC)/libmnmirror.pc.in
+	sed 's|@PREFIX@|$(PREFIX)|' $< >$@
+
+# Programs link the static library (they also run in guests, from the tree).
+LIBUSE := -I$(LIBSRC) $(DRM_CFLAGS) $(STLIB) -ldrm
+$(B)/examples/%: userspace/examples/%.c $(STLIB) $(LIBSRC)/mnmirror.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)
+$(B)/tests/lib-unit: tests/lib/lib-unit.c $(STLIB) $(LIBSRC)/mnmirror.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)
+$(B)/tests/lib-integration: tests/lib/lib-integration.c $(STLIB) $(LIBSRC)/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered \
+		-I$(KSRC)/tools/testing/selftests -o $@ $< $(LIBUSE) -lpthread
+
+install: $(LIBS) $(B)/bin/mnmctl
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libmnmirror.so.1.0.0 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so.1
+	ln -sf libmnmirror.so.1 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so
+	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(B)/lib/libmnmirror.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 $(LIBSRC)/mnmirror.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 $(B)/bin/mnmctl $(DESTDIR)$(PREFIX)/bin/
 
 tests: $(TESTS)
 
@@ -56,12 +105,29 @@ $(UPSTREAM): | $(KSRC)/Makefile
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC)/tools/include \
 		-o $@ $(KSRC)/tools/testing/selftests/mm/hmm-tests.c -lpthread
 
-$(B)/bin/mnmctl: userspace/mnmctl/mnmctl.c include/uapi/mnmirror.h
+$(B)/bin/mnmctl: userspace/mnmctl/mnmctl.c $(STLIB) $(LIBSRC)/mnmirror.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude/uapi $(DRM_CFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)
 
 check:
 	scripts/check
+
+# Benchmarks: the perf kernel (no debug options), test_hmm.ko beside mnmirror.
+BENCH_ROUNDS ?= 11
+$(B)/bench/mnm-bench: bench/mnm-bench.c $(STLIB) $(LIBSRC)/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -I$(KSRC) -o $@ $< $(LIBUSE) -lpthread
+
+bench:
+	scripts/deps
+	dpkg -s gnuplot-nox >/dev/null 2>&1 || apt-get install -y -q gnuplot-nox
+	scripts/kernel perf >/dev/null
+	scripts/build-modules perf
+	$(MAKE) $(B)/bench/mnm-bench
+	MNM_QEMU_VERSION="$$(qemu-system-x86_64 --version | head -n1)" \
+		scripts/vm --kernel perf --mem 4G --no-load --timeout 3600 -- \
+		scripts/guest-bench $(BENCH_ROUNDS) | tee $(B)/bench/results.txt
+	scripts/bench-report $(B)/bench/results.txt docs
 
 demo:
 	scripts/deps

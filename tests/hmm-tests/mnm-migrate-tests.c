@@ -619,7 +619,7 @@ TEST_F(hmm, migrate_gup)
 	ASSERT_EQ(gup(gfd, PIN_LONGTERM_BENCHMARK, p + 3 * PS, 0), 0);
 	ASSERT_EQ(mnm_snapshot(self->fd, p, npages, cpu, 0), 0);
 	for (i = 0; i < npages; i++)
-		ASSERT_EQ(cpu[i], MNM_PROT_WRITE) TH_LOG("page %lu: 0x%x", i, cpu[i]);
+		ASSERT_EQ(cpu[i], MNM_PROT_WRITE);
 	ASSERT_EQ(check(p, npages, 52), -1);
 	close(gfd);
 	munmap(p, npages * PS);

@@ -970,9 +970,14 @@ static void *releaser(void *data)
 {
 	struct release_arg *a = data;
 
+	/*
+	 * A release every 100 us: a releaser that never pauses can starve a
+	 * reader for its whole retry budget (-EBUSY), which is allowed.
+	 */
 	while (!atomic_load(a->stop)) {
 		if (mnm_release(a->fd, a->p, a->npages) == 0)
 			a->releases++;
+		usleep(100);
 	}
 	return NULL;
 }

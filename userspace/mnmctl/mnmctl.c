@@ -1,16 +1,13 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
- * mnmctl: list mnmirror mock devices, show their info and counters, and walk
- * through what mirroring does ("mnmctl demo", run by `make demo`).
+ * mnmctl: list mnmirror devices, show their info and counters, snapshot a
+ * demo buffer, and walk through what mirroring does (mnmctl demo, which
+ * `make demo` runs).  Built on libmnmirror.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,123 +15,156 @@
 
 #define PS 4096UL
 
-static int xioctl(int fd, unsigned long req, void *arg)
+static struct mnm_device *open_or_die(unsigned int index)
 {
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
+	struct mnm_device *dev;
+	int ret = mnm_open_index(index, &dev);
 
-/* Open mock device @index (or return how many exist with @count). */
-static int open_device(int index, int *count)
-{
-	char path[64], name[32];
-	int minor, fd, n = 0;
-
-	for (minor = 128; minor < 192; minor++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-
-		snprintf(path, sizeof(path), "/dev/dri/renderD%d", minor);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && !strcmp(name, "mnmirror")) {
-			if (n++ == index && !count)
-				return fd;
-			if (count)
-				printf("  %s: mnmirror device %d\n", path, n - 1);
-		}
-		close(fd);
+	if (ret) {
+		fprintf(stderr, "mnmctl: device %u: %s\n", index, mnm_strerror(ret));
+		exit(1);
 	}
-	if (count)
-		*count = n;
-	return -ENODEV;
+	return dev;
 }
 
-static char prot_char(unsigned char p)
+static void show_maps(struct mnm_device *dev, void *addr, size_t npages,
+		      const char *what)
 {
-	if (p == MNM_PROT_ERROR)
-		return 'X';
-	if (p == MNM_PROT_NONE)
-		return '.';
-	if (p & MNM_PROT_ZERO)
-		return 'z';
-	if (p & MNM_PROT_PMD)
-		return (p & MNM_PROT_WRITE) ? 'H' : 'h';
-	return (p & MNM_PROT_WRITE) ? 'W' : 'R';
+	char cpu[80], devmap[80];
+
+	if (mnm_snapshot_map(dev, addr, npages, MNM_SNAP_CPU, cpu, sizeof(cpu)))
+		strcpy(cpu, "?");
+	if (mnm_snapshot_map(dev, addr, npages, MNM_SNAP_DEVICE, devmap, sizeof(devmap)))
+		strcpy(devmap, "?");
+	printf("    %-36s CPU [%s]  device [%s]\n", what, cpu, devmap);
 }
 
-static void show_maps(int fd, void *addr, unsigned long npages, const char *what)
+static void print_counters(const char *who, const struct mnm_counters *c)
 {
-	struct drm_mnm_snapshot s = {
-		.size = sizeof(s), .addr = (unsigned long)addr, .npages = npages,
-	};
-	unsigned char cpu[64], dev[64];
-	unsigned long i;
-
-	s.ptr = (unsigned long)cpu;
-	if (xioctl(fd, DRM_IOCTL_MNM_SNAPSHOT, &s))
-		memset(cpu, MNM_PROT_ERROR, npages);
-	s.ptr = (unsigned long)dev;
-	s.flags = MNM_SNAPSHOT_DEVICE;
-	if (xioctl(fd, DRM_IOCTL_MNM_SNAPSHOT, &s))
-		memset(dev, MNM_PROT_ERROR, npages);
-	printf("    %-34s CPU [", what);
-	for (i = 0; i < npages; i++)
-		putchar(prot_char(cpu[i]));
-	printf("]  device [");
-	for (i = 0; i < npages; i++)
-		putchar(prot_char(dev[i]));
-	printf("]\n");
+	printf("  %s: %llu faults (%llu pages), %llu retries, %llu timeouts\n", who,
+	       (unsigned long long)c->faults, (unsigned long long)c->pages_faulted,
+	       (unsigned long long)c->retries, (unsigned long long)c->timeouts);
+	printf("  %*s  %llu invalidations (+%llu non-blockable, %llu refused, %llu own)\n",
+	       (int)strlen(who), "", (unsigned long long)c->invalidations,
+	       (unsigned long long)c->invalidations_nonblock,
+	       (unsigned long long)c->nonblock_refusals,
+	       (unsigned long long)c->self_invalidations);
+	printf("  %*s  %llu pages mapped in %llu page-table pages; migrated %llu in, %llu out\n",
+	       (int)strlen(who), "", (unsigned long long)c->mapped_pages,
+	       (unsigned long long)c->pt_pages, (unsigned long long)c->migrated_to_device,
+	       (unsigned long long)c->migrated_to_system);
 }
 
-static int rw(int fd, int write, void *addr, void *buf, unsigned long npages,
-	      struct drm_mnm_rw *out)
+static int cmd_list(void)
 {
-	struct drm_mnm_rw a = {
-		.size = sizeof(a), .addr = (unsigned long)addr,
-		.ptr = (unsigned long)buf, .npages = npages,
-	};
-	int ret = xioctl(fd, write ? DRM_IOCTL_MNM_WRITE : DRM_IOCTL_MNM_READ, &a);
+	int i, n = mnm_device_count();
 
-	if (out)
-		*out = a;
-	return ret;
+	if (n < 0) {
+		fprintf(stderr, "mnmctl: %s\n", mnm_strerror(n));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct mnm_device *dev;
+		struct mnm_info info;
+
+		if (mnm_open_index(i, &dev))
+			continue;
+		mnm_get_info(dev, &info);
+		printf("device %u: %s%s\n", info.index, info.path,
+		       info.caps & MNM_CAP_MIGRATE ? " (device memory)" : "");
+		mnm_close(dev);
+	}
+	printf("%d device(s)\n", n);
+	return n ? 0 : 1;
 }
 
-static void show_stats(int fd)
+static int cmd_info(unsigned int index)
 {
-	struct drm_mnm_stats st = { .size = sizeof(st) };
+	struct mnm_device *dev = open_or_die(index);
+	struct mnm_info info;
 
-	if (xioctl(fd, DRM_IOCTL_MNM_STATS, &st))
-		return;
-	printf("    counters: %llu faults (%llu pages), %llu invalidations, %llu retries, "
-	       "%llu pages mapped in %llu page-table pages\n",
-	       (unsigned long long)st.file.faults, (unsigned long long)st.file.pages_faulted,
-	       (unsigned long long)st.file.invalidations, (unsigned long long)st.file.retries,
-	       (unsigned long long)st.file.mapped_pages, (unsigned long long)st.file.pt_pages);
+	mnm_get_info(dev, &info);
+	printf("device %u at %s\n", info.index, info.path);
+	printf("  ABI version %u, page size %u\n", info.abi_version, info.page_size);
+	printf("  capabilities:%s%s%s%s\n",
+	       info.caps & MNM_CAP_MIRROR ? " mirror" : "",
+	       info.caps & MNM_CAP_HUGE_PTE ? " huge-pte" : "",
+	       info.caps & MNM_CAP_MIGRATE ? " migrate" : "",
+	       info.caps & MNM_CAP_EXCLUSIVE ? " exclusive" : "");
+	printf("  device memory: %llu MiB\n",
+	       (unsigned long long)(info.devmem_size >> 20));
+	mnm_close(dev);
+	return 0;
+}
+
+static int cmd_stats(unsigned int index)
+{
+	struct mnm_device *dev = open_or_die(index);
+	struct mnm_counters d;
+	int ret = mnm_stats(dev, NULL, &d);
+
+	if (ret) {
+		fprintf(stderr, "mnmctl: %s\n", mnm_strerror(ret));
+		return 1;
+	}
+	print_counters("device", &d);
+	printf("  device memory: %llu pages free; %llu evictions, %llu CPU-fault returns\n",
+	       (unsigned long long)d.devmem_free, (unsigned long long)d.evictions,
+	       (unsigned long long)d.cpu_faults);
+	mnm_close(dev);
+	return 0;
+}
+
+/* A buffer with one page of each kind, snapshotted by the device. */
+static int cmd_snapshot(unsigned int index)
+{
+	struct mnm_device *dev = open_or_die(index);
+	size_t npages = 8;
+	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char buf[PS];
+	volatile char c;
+
+	madvise(p, npages * PS, MADV_NOHUGEPAGE);
+	c = p[PS];		/* page 1: zero page */
+	(void)c;
+	p[2 * PS] = 1;		/* page 2: written */
+	p[3 * PS] = 1;		/* page 3: read-only */
+	mprotect(p + 3 * PS, PS, PROT_READ);
+	mprotect(p + 4 * PS, PS, PROT_NONE);	/* page 4: no access */
+	p[5 * PS] = 1;
+	mnm_read(dev, p + 5 * PS, buf, 1, NULL);	/* page 5: device mapped */
+	if (mnm_has_cap(dev, MNM_CAP_MIGRATE)) {
+		p[6 * PS] = 1;
+		mnm_migrate(dev, p + 6 * PS, 1, MNM_TO_DEVICE, NULL);
+	}
+	printf("pages: 0 untouched, 1 read, 2 written, 3 read-only, 4 PROT_NONE,\n"
+	       "       5 read by the device, 6 in device memory (if supported), 7 untouched\n");
+	printf("legend: . none  z zero  r read-only  w writable  d device memory\n"
+	       "        o other device  x exclusive  - no access; upper case: 2 MiB\n");
+	show_maps(dev, p, npages, "snapshot:");
+	munmap(p, npages * PS);
+	mnm_close(dev);
+	return 0;
 }
 
 static int demo(void)
 {
-	const unsigned long npages = 16;
-	struct drm_mnm_info info = { .size = sizeof(info) };
+	struct mnm_device *dev = open_or_die(0);
+	const size_t npages = 16;
+	struct mnm_migrate_result m;
+	struct mnm_counters file;
+	struct mnm_rw_result r;
+	struct mnm_info info;
 	char *mem, *buf;
-	struct drm_mnm_rw r;
-	unsigned long i;
-	int fd, ret;
+	size_t i;
+	int ret;
 
-	fd = open_device(0, NULL);
-	if (fd < 0) {
-		fprintf(stderr, "mnmctl: no mnmirror device (load mnmirror.ko)\n");
-		return 1;
-	}
-	xioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info);
-	printf("mnmirror demo: mock device %u, ABI %u, capabilities%s%s%s\n",
-	       info.device_index, info.abi_version,
-	       info.caps & MNM_CAP_MIRROR ? " mirror" : "",
-	       info.caps & MNM_CAP_HUGE_PTE ? " huge-pte" : "",
-	       info.caps & MNM_CAP_MIGRATE ? " migrate" : " (no migration on this kernel/build)");
-	printf("legend: . none  z zero page  R read-only  W writable  H/h 2 MiB  X no access\n\n");
+	mnm_get_info(dev, &info);
+	printf("mnmirror demo: mock device %u (%s), ABI %u%s\n", info.index, info.path,
+	       info.abi_version, info.caps & MNM_CAP_MIGRATE ?
+	       ", with device memory" : ", no device memory on this kernel");
+	printf("legend: . none  z zero page  r read-only  w writable  d in device memory  - no access\n\n");
 
 	mem = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -143,89 +173,86 @@ static int demo(void)
 		return 1;
 	madvise(mem, npages * PS, MADV_NOHUGEPAGE);
 
-	printf("1. The process allocates %lu pages and writes a greeting into 12 of them.\n", npages);
+	printf("1. The process allocates %zu pages and writes a greeting into 12 of them.\n", npages);
 	for (i = 0; i < 12; i++)
-		snprintf(mem + i * PS, PS, "page %lu: hello from the CPU", i);
-	show_maps(fd, mem, npages, "after the CPU writes:");
+		snprintf(mem + i * PS, PS, "page %zu: hello from the CPU", i);
+	show_maps(dev, mem, npages, "after the CPU writes:");
 
-	printf("2. The device reads all %lu pages through its own page table.\n", npages);
-	ret = rw(fd, 0, mem, buf, npages, &r);
-	printf("    read: %s, %llu pages copied, %llu device faults; page 3 says \"%s\"\n",
-	       ret ? strerror(-ret) : "ok", (unsigned long long)r.cpages,
+	printf("2. The device reads all %zu pages through its own page table.\n", npages);
+	ret = mnm_read(dev, mem, buf, npages, &r);
+	printf("    read: %s, %llu pages, %llu device fault batch(es); page 3 says \"%s\"\n",
+	       mnm_strerror(ret), (unsigned long long)r.pages,
 	       (unsigned long long)r.faults, buf + 3 * PS);
-	show_maps(fd, mem, npages, "after the device read:");
+	show_maps(dev, mem, npages, "after the device read:");
 
 	printf("3. The CPU rewrites page 3 in place: same physical page, so the device\n"
 	       "   entry stays valid and the device sees the new text without a fault.\n");
 	snprintf(mem + 3 * PS, PS, "page 3: changed by the CPU");
-	ret = rw(fd, 0, mem + 3 * PS, buf, 1, &r);
+	mnm_read(dev, mem + 3 * PS, buf, 1, &r);
 	printf("    device re-reads page 3: \"%s\" (%llu faults)\n", buf,
 	       (unsigned long long)r.faults);
 	printf("   madvise(MADV_DONTNEED) frees pages 2-3: the mirror zaps the device entries.\n");
 	madvise(mem + 2 * PS, 2 * PS, MADV_DONTNEED);
-	show_maps(fd, mem, npages, "after MADV_DONTNEED:");
-	ret = rw(fd, 0, mem + 2 * PS, buf, 2, &r);
+	show_maps(dev, mem, npages, "after MADV_DONTNEED:");
+	mnm_read(dev, mem + 2 * PS, buf, 2, &r);
 	printf("    device re-reads pages 2-3: %llu fault, first byte now %d (the zero page)\n",
 	       (unsigned long long)r.faults, buf[0]);
 
 	printf("4. The device writes page 5; the CPU reads it.\n");
 	memset(buf, 0, PS);
 	snprintf(buf, PS, "page 5: written by the device");
-	ret = rw(fd, 1, mem + 5 * PS, buf, 1, NULL);
-	printf("    device write: %s; the CPU now reads \"%s\"\n",
-	       ret ? strerror(-ret) : "ok", mem + 5 * PS);
+	ret = mnm_write(dev, mem + 5 * PS, buf, 1, NULL);
+	printf("    device write: %s; the CPU now reads \"%s\"\n", mnm_strerror(ret),
+	       mem + 5 * PS);
 
 	printf("5. mprotect(PROT_READ) on pages 8-11: device writes there are refused.\n");
 	mprotect(mem + 8 * PS, 4 * PS, PROT_READ);
-	ret = rw(fd, 1, mem + 8 * PS, buf, 1, NULL);
-	printf("    device write to page 8: %s\n", ret ? strerror(-ret) : "ok (unexpected!)");
-	rw(fd, 0, mem, buf, npages, NULL);
-	show_maps(fd, mem, npages, "after mprotect and a device read:");
+	ret = mnm_write(dev, mem + 8 * PS, buf, 1, NULL);
+	printf("    device write to page 8: %s\n", mnm_strerror(ret));
+	mnm_read(dev, mem, buf, 12, NULL);
+	show_maps(dev, mem, npages, "after mprotect and a device read:");
 
-	printf("6. munmap of pages 12-15: the device forgets them too.\n");
+	if (mnm_has_cap(dev, MNM_CAP_MIGRATE)) {
+		printf("6. Pages 0-7 move into device memory.\n");
+		ret = mnm_migrate(dev, mem, 8, MNM_TO_DEVICE, &m);
+		printf("    migrate: %s, %llu pages moved\n", mnm_strerror(ret),
+		       (unsigned long long)m.migrated);
+		show_maps(dev, mem, npages, "after the migration:");
+		printf("   The CPU reads page 0: \"%s\" -- it came back on its own.\n", mem);
+		show_maps(dev, mem, npages, "after the CPU touched page 0:");
+	} else {
+		printf("6. (skipped: this kernel has no DEVICE_PRIVATE, so no device memory)\n");
+	}
+
+	printf("7. munmap of pages 12-15: the device forgets them too.\n");
 	munmap(mem + 12 * PS, 4 * PS);
-	show_maps(fd, mem, npages, "after munmap:");
-	ret = rw(fd, 0, mem, buf, npages, NULL);
-	printf("    device read of all 16 pages: %s\n", ret ? strerror(-ret) : "ok (unexpected!)");
-	show_stats(fd);
+	show_maps(dev, mem, npages, "after munmap:");
+	ret = mnm_read(dev, mem, buf, npages, NULL);
+	printf("    device read of all 16 pages: %s\n", mnm_strerror(ret));
+	if (!mnm_stats(dev, &file, NULL))
+		print_counters("this file", &file);
 
 	munmap(mem, 12 * PS);
 	free(buf);
-	close(fd);
+	mnm_close(dev);
 	printf("\ndone: the device saw exactly what the CPU mapped, and nothing else.\n");
-	return 0;
-}
-
-static int info_cmd(int index)
-{
-	struct drm_mnm_info info = { .size = sizeof(info) };
-	int fd = open_device(index, NULL);
-
-	if (fd < 0 || xioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info)) {
-		fprintf(stderr, "mnmctl: no mnmirror device %d\n", index);
-		return 1;
-	}
-	printf("device %u: ABI %u, caps 0x%llx, page size %u, device memory %llu bytes\n",
-	       info.device_index, info.abi_version, (unsigned long long)info.caps,
-	       info.page_size, (unsigned long long)info.devmem_size);
-	close(fd);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int n;
+	unsigned int index = argc > 2 ? (unsigned int)atoi(argv[2]) : 0;
 
-	if (argc < 2 || !strcmp(argv[1], "list")) {
-		printf("mnmirror devices:\n");
-		open_device(-1, &n);
-		printf("%d device(s)\n", n);
-		return n ? 0 : 1;
-	}
+	if (argc < 2 || !strcmp(argv[1], "list"))
+		return cmd_list();
 	if (!strcmp(argv[1], "info"))
-		return info_cmd(argc > 2 ? atoi(argv[2]) : 0);
+		return cmd_info(index);
+	if (!strcmp(argv[1], "stats"))
+		return cmd_stats(index);
+	if (!strcmp(argv[1], "snapshot"))
+		return cmd_snapshot(index);
 	if (!strcmp(argv[1], "demo"))
 		return demo();
-	fprintf(stderr, "usage: mnmctl [list | info [N] | demo]\n");
+	fprintf(stderr, "usage: mnmctl [list | info [N] | stats [N] | snapshot [N] | demo]\n");
 	return 2;
 }

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * In-guest integration tests of libmnmirror against the real module, in the
+ * kselftest harness: every call once, bad arguments, and many threads on one
+ * handle.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "mnmirror.h"
+
+#define PS 4096UL
+
+FIXTURE(lib) {
+	struct mnm_device *dev;
+};
+
+FIXTURE_SETUP(lib)
+{
+	int ret = mnm_open_index(0, &self->dev);
+
+	if (ret == -ENODEV)
+		SKIP(return, "no mnmirror device (is mnmirror.ko loaded?)");
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	mnm_close(self->dev);
+}
+
+TEST_F(lib, discovery)
+{
+	struct mnm_info info;
+	struct mnm_device *again;
+
+	ASSERT_GE(mnm_device_count(), 1);
+	ASSERT_EQ(mnm_get_info(self->dev, &info), 0);
+	ASSERT_EQ(info.index, 0);
+	ASSERT_EQ(info.page_size, PS);
+	ASSERT_TRUE(mnm_has_cap(self->dev, MNM_CAP_MIRROR));
+	ASSERT_EQ(mnm_open_path(info.path, &again), 0);
+	ASSERT_GE(mnm_fd(again), 0);
+	mnm_close(again);
+	ASSERT_EQ(mnm_open_index(99, &again), -ENODEV);
+}
+
+TEST_F(lib, read_write_snapshot_release)
+{
+	size_t npages = 32, i;
+	char *mem = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf = malloc(npages * PS), map[40];
+	struct mnm_rw_result r;
+	struct mnm_counters file;
+
+	memset(mem, 'a', npages * PS);
+	ASSERT_EQ(mnm_read(self->dev, mem, buf, npages, &r), 0);
+	ASSERT_EQ(r.pages, npages);
+	ASSERT_EQ(memcmp(mem, buf, npages * PS), 0);
+	memset(buf, 'b', npages * PS);
+	ASSERT_EQ(mnm_write(self->dev, mem, buf, npages, NULL), 0);
+	ASSERT_EQ(mem[0], 'b');
+	ASSERT_EQ(mnm_snapshot_map(self->dev, mem, npages, MNM_SNAP_DEVICE, map,
+				   sizeof(map)), 0);
+	for (i = 0; i < npages; i++)
+		ASSERT_TRUE(map[i] == 'w' || map[i] == 'W');
+	ASSERT_EQ(mnm_release(self->dev, mem, npages), 0);
+	ASSERT_EQ(mnm_snapshot_map(self->dev, mem, npages, MNM_SNAP_DEVICE, map,
+				   sizeof(map)), 0);
+	ASSERT_EQ(map[0], '.');
+	ASSERT_EQ(mnm_stats(self->dev, &file, NULL), 0);
+	ASSERT_GE(file.faults, 1);
+	munmap(mem, npages * PS);
+	free(buf);
+}
+
+TEST_F(lib, bad_arguments)
+{
+	char *mem = mmap(NULL, PS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char buf[PS];
+	uint8_t raw[1];
+
+	ASSERT_EQ(mnm_read(self->dev, mem + 1, buf, 1, NULL), -EINVAL);
+	ASSERT_EQ(mnm_read(self->dev, mem, buf, 0, NULL), -EINVAL);
+	ASSERT_EQ(mnm_read(self->dev, mem, NULL, 1, NULL), -EFAULT);
+	ASSERT_EQ(mnm_write(self->dev, mem, buf, 1, NULL), -EPERM);
+	ASSERT_EQ(mnm_snapshot(self->dev, mem, 1, 7, raw), -EINVAL);
+	ASSERT_EQ(mnm_migrate(self->dev, mem, 1, 3, NULL), -EINVAL);
+	ASSERT_EQ(mnm_read(self->dev, (void *)0xffff888000000000UL, buf, 1, NULL), -EINVAL);
+	munmap(mem, PS);
+	ASSERT_EQ(mnm_read(self->dev, mem, buf, 1, NULL), -EFAULT);
+}
+
+TEST_F(lib, migrate_and_exclusive)
+{
+	size_t npages = 16;
+	char *mem = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct mnm_migrate_result m;
+	uint64_t left;
+	char map[20];
+
+	memset(mem, 'c', npages * PS);
+	if (!mnm_has_cap(self->dev, MNM_CAP_MIGRATE)) {
+		ASSERT_EQ(mnm_migrate(self->dev, mem, npages, MNM_TO_DEVICE, &m), -EOPNOTSUPP);
+		SKIP(return, "no device memory: the kernel lacks DEVICE_PRIVATE");
+	}
+	ASSERT_EQ(mnm_migrate(self->dev, mem, npages, MNM_TO_DEVICE, &m), 0);
+	ASSERT_EQ(m.migrated, npages);
+	ASSERT_EQ(mnm_snapshot_map(self->dev, mem, npages, MNM_SNAP_CPU, map, sizeof(map)), 0);
+	ASSERT_EQ(map[0], 'd');
+	ASSERT_EQ(mem[PS], 'c');	/* comes back */
+	ASSERT_EQ(mnm_migrate(self->dev, mem, npages, MNM_TO_SYSTEM, &m), 0);
+	ASSERT_EQ(mnm_exclusive(self->dev, mem, npages), 0);
+	ASSERT_EQ(mnm_check_exclusive(self->dev, mem, npages, &left), 0);
+	ASSERT_EQ(left, npages);
+	mem[0] = 'd';
+	ASSERT_EQ(mnm_check_exclusive(self->dev, mem, 1, &left), 0);
+	ASSERT_EQ(left, 0);
+	munmap(mem, npages * PS);
+}
+
+struct worker {
+	struct mnm_device *dev;
+	int errors;
+};
+
+static void *worker(void *data)
+{
+	struct worker *w = data;
+	char *mem = mmap(NULL, 64 * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf = malloc(64 * PS);
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		memset(mem, i, 64 * PS);
+		if (mnm_read(w->dev, mem, buf, 64, NULL) || memcmp(mem, buf, 64 * PS))
+			w->errors++;
+	}
+	munmap(mem, 64 * PS);
+	free(buf);
+	return NULL;
+}
+
+TEST_F(lib, threads_share_a_handle)
+{
+	struct worker w[4];
+	pthread_t th[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .dev = self->dev };
+		ASSERT_EQ(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(pthread_join(th[i], NULL), 0);
+		ASSERT_EQ(w[i].errors, 0);
+	}
+}
+
+TEST_HARNESS_MAIN

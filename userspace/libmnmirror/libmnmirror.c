@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libmnmirror: discovery through libdrm, one call per ioctl, decoding.
+ * No global state; a handle is immutable after open (thread safe).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <xf86drm.h>
+
+#include "../../include/uapi/mnmirror.h"
+#include "mnmirror.h"
+
+#define MNM_PUBLIC __attribute__((visibility("default")))
+#define MNM_MAX_NODES 64
+
+struct mnm_device {
+	int fd;
+	struct mnm_info info;
+};
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, arg);
+	} while (ret && errno == EINTR);
+	return ret ? -errno : 0;
+}
+
+/* Render nodes whose driver is "mnmirror", as fds and mock indexes. */
+static int scan(int *fds, unsigned int *index, char (*paths)[64], int max)
+{
+	int minor, n = 0;
+
+	for (minor = 128; minor < 128 + MNM_MAX_NODES && n < max; minor++) {
+		struct drm_mnm_info info = { .size = sizeof(info) };
+		drmVersionPtr v;
+		char path[64];
+		int fd, ours;
+
+		snprintf(path, sizeof(path), "%s/renderD%d", DRM_DIR_NAME, minor);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		ours = v && v->name && !strcmp(v->name, "mnmirror") &&
+		       !xioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info);
+		drmFreeVersion(v);
+		if (!ours) {
+			close(fd);
+			continue;
+		}
+		fds[n] = fd;
+		index[n] = info.device_index;
+		snprintf(paths[n], 64, "%s", path);
+		n++;
+	}
+	return n;
+}
+
+MNM_PUBLIC int mnm_device_count(void)
+{
+	int fds[MNM_MAX_NODES], i, n;
+	unsigned int index[MNM_MAX_NODES];
+	char paths[MNM_MAX_NODES][64];
+
+	n = scan(fds, index, paths, MNM_MAX_NODES);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	return n;
+}
+
+static int adopt(int fd, const char *path, struct mnm_device **dev)
+{
+	struct drm_mnm_info info = { .size = sizeof(info) };
+	struct mnm_device *d;
+	int ret = xioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info);
+
+	if (ret)
+		return ret == -EINVAL || ret == -ENOTTY ? -ENODEV : ret;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->fd = fd;
+	d->info.abi_version = info.abi_version;
+	d->info.index = info.device_index;
+	d->info.caps = info.caps;
+	d->info.page_size = info.page_size;
+	d->info.devmem_size = info.devmem_size;
+	snprintf(d->info.path, sizeof(d->info.path), "%s", path);
+	*dev = d;
+	return 0;
+}
+
+MNM_PUBLIC int mnm_open_index(unsigned int index, struct mnm_device **dev)
+{
+	int fds[MNM_MAX_NODES], i, n, ret = -ENODEV;
+	unsigned int idx[MNM_MAX_NODES];
+	char paths[MNM_MAX_NODES][64];
+
+	if (!dev)
+		return -EINVAL;
+	*dev = NULL;
+	n = scan(fds, idx, paths, MNM_MAX_NODES);
+	for (i = 0; i < n; i++) {
+		if (idx[i] == index && ret == -ENODEV) {
+			ret = adopt(fds[i], paths[i], dev);
+			if (!ret)
+				continue;	/* keep this fd */
+		}
+		close(fds[i]);
+	}
+	return ret;
+}
+
+MNM_PUBLIC int mnm_open_path(const char *path, struct mnm_device **dev)
+{
+	drmVersionPtr v;
+	int fd, ret;
+
+	if (!path || !dev)
+		return -EINVAL;
+	*dev = NULL;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	v = drmGetVersion(fd);
+	if (!v || !v->name || strcmp(v->name, "mnmirror")) {
+		drmFreeVersion(v);
+		close(fd);
+		return -ENODEV;
+	}
+	drmFreeVersion(v);
+	ret = adopt(fd, path, dev);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+MNM_PUBLIC void mnm_close(struct mnm_device *dev)
+{
+	if (!dev)
+		return;
+	close(dev->fd);
+	free(dev);
+}
+
+MNM_PUBLIC int mnm_fd(const struct mnm_device *dev)
+{
+	return dev ? dev->fd : -EINVAL;
+}
+
+MNM_PUBLIC int mnm_get_info(const struct mnm_device *dev, struct mnm_info *info)
+{
+	if (!dev || !info)
+		return -EINVAL;
+	*info = dev->info;
+	return 0;
+}
+
+MNM_PUBLIC int mnm_has_cap(const struct mnm_device *dev, uint64_t cap)
+{
+	return dev && cap && (dev->info.caps & cap) == cap;
+}
+
+/* Checks shared by every range call; the kernel checks again. */
+static int check_range(const struct mnm_device *dev, const void *addr,
+		       size_t npages)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	if (!dev || !npages || npages > MNM_MAX_PAGES)
+		return -EINVAL;
+	if (a & (dev->info.page_size - 1))
+		return -EINVAL;
+	if (a + npages * (uintptr_t)dev->info.page_size < a)
+		return -EINVAL;
+	return 0;
+}
+
+static int rw(struct mnm_device *dev, unsigned long req, const void *addr,
+	      const void *buf, size_t npages, struct mnm_rw_result *res)
+{
+	struct drm_mnm_rw a = {
+		.size = sizeof(a),
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)buf,
+		.npages = npages,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	if (!buf)
+		return -EFAULT;
+	ret = xioctl(dev->fd, req, &a);
+	if (res) {
+		res->pages = a.cpages;
+		res->faults = a.faults;
+	}
+	return ret;
+}
+
+MNM_PUBLIC int mnm_read(struct mnm_device *dev, const void *addr, void *buf,
+			size_t npages, struct mnm_rw_result *res)
+{
+	return rw(dev, DRM_IOCTL_MNM_READ, addr, buf, npages, res);
+}
+
+MNM_PUBLIC int mnm_write(struct mnm_device *dev, void *addr, const void *buf,
+			 size_t npages, struct mnm_rw_result *res)
+{
+	return rw(dev, DRM_IOCTL_MNM_WRITE, addr, buf, npages, res);
+}
+
+MNM_PUBLIC int mnm_release(struct mnm_device *dev, const void *addr,
+			   size_t npages)
+{
+	struct drm_mnm_release r = {
+		.size = sizeof(r), .addr = (uintptr_t)addr, .npages = npages,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	return ret ? ret : xioctl(dev->fd, DRM_IOCTL_MNM_RELEASE, &r);
+}
+
+MNM_PUBLIC int mnm_snapshot(struct mnm_device *dev, const void *addr,
+			    size_t npages, int which, uint8_t *raw)
+{
+	struct drm_mnm_snapshot s = {
+		.size = sizeof(s),
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)raw,
+		.npages = npages,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	if (which != MNM_SNAP_CPU && which != MNM_SNAP_DEVICE)
+		return -EINVAL;
+	if (!raw)
+		return -EFAULT;
+	if (which == MNM_SNAP_DEVICE)
+		s.flags = MNM_SNAPSHOT_DEVICE;
+	return xioctl(dev->fd, DRM_IOCTL_MNM_SNAPSHOT, &s);
+}
+
+MNM_PUBLIC void mnm_decode(uint8_t raw, struct mnm_page *page)
+{
+	memset(page, 0, sizeof(*page));
+	page->raw = raw;
+	if (raw == MNM_PROT_ERROR) {
+		page->state = MNM_PAGE_ERROR;
+		return;
+	}
+	page->writable = !!(raw & MNM_PROT_WRITE);
+	page->huge = !!(raw & (MNM_PROT_PMD | MNM_PROT_PUD));
+	if (raw & MNM_PROT_EXCLUSIVE)
+		page->state = MNM_PAGE_EXCLUSIVE;
+	else if ((raw & 0x30) == MNM_PROT_DEV_PRIVATE_REMOTE)
+		page->state = MNM_PAGE_DEVICE_REMOTE;
+	else if ((raw & 0x30) == MNM_PROT_DEV_PRIVATE_LOCAL)
+		page->state = MNM_PAGE_DEVICE_LOCAL;
+	else if (raw & MNM_PROT_ZERO)
+		page->state = MNM_PAGE_ZERO;
+	else if (raw & MNM_PROT_WRITE)
+		page->state = MNM_PAGE_WRITE;
+	else if (raw & MNM_PROT_READ)
+		page->state = MNM_PAGE_READ;
+	else
+		page->state = MNM_PAGE_NONE;
+}
+
+MNM_PUBLIC char mnm_page_char(uint8_t raw)
+{
+	static const char c[] = {
+		[MNM_PAGE_NONE] = '.', [MNM_PAGE_READ] = 'r', [MNM_PAGE_WRITE] = 'w',
+		[MNM_PAGE_ZERO] = 'z', [MNM_PAGE_DEVICE_LOCAL] = 'd',
+		[MNM_PAGE_DEVICE_REMOTE] = 'o', [MNM_PAGE_EXCLUSIVE] = 'x',
+		[MNM_PAGE_ERROR] = '-',
+	};
+	struct mnm_page p;
+	char ch;
+
+	mnm_decode(raw, &p);
+	ch = c[p.state];
+	/* Upper case: part of a huge (2 MiB or 1 GiB) mapping. */
+	if (p.huge && ch >= 'a' && ch <= 'z')
+		ch -= 'a' - 'A';
+	return ch;
+}
+
+MNM_PUBLIC int mnm_snapshot_map(struct mnm_device *dev, const void *addr,
+				size_t npages, int which, char *map,
+				size_t maplen)
+{
+	uint8_t *raw;
+	size_t i;
+	int ret;
+
+	if (!map || maplen < npages + 1)
+		return -EINVAL;
+	raw = malloc(npages ? npages : 1);
+	if (!raw)
+		return -ENOMEM;
+	ret = mnm_snapshot(dev, addr, npages, which, raw);
+	if (!ret) {
+		for (i = 0; i < npages; i++)
+			map[i] = mnm_page_char(raw[i]);
+		map[npages] = '\0';
+	}
+	free(raw);
+	return ret;
+}
+
+MNM_PUBLIC int mnm_migrate(struct mnm_device *dev, const void *addr,
+			   size_t npages, enum mnm_direction dir,
+			   struct mnm_migrate_result *res)
+{
+	struct drm_mnm_migrate m = {
+		.size = sizeof(m),
+		.addr = (uintptr_t)addr,
+		.npages = npages,
+		.direction = dir,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	if (dir != MNM_TO_DEVICE && dir != MNM_TO_SYSTEM)
+		return -EINVAL;
+	ret = xioctl(dev->fd, DRM_IOCTL_MNM_MIGRATE, &m);
+	if (res) {
+		res->migrated = m.migrated;
+		res->skip_vma = m.skip_vma;
+		res->skip_busy = m.skip_busy;
+		res->skip_refused = m.skip_refused;
+		res->skip_nomem = m.skip_nomem;
+		res->skip_other = m.skip_other;
+	}
+	return ret;
+}
+
+static int exclusive(struct mnm_device *dev, unsigned long req, const void *addr,
+		     size_t npages, uint64_t *out)
+{
+	struct drm_mnm_exclusive e = {
+		.size = sizeof(e), .addr = (uintptr_t)addr, .npages = npages,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	ret = xioctl(dev->fd, req, &e);
+	if (!ret && out)
+		*out = e.exclusive;
+	return ret;
+}
+
+MNM_PUBLIC int mnm_exclusive(struct mnm_device *dev, const void *addr,
+			     size_t npages)
+{
+	return exclusive(dev, DRM_IOCTL_MNM_EXCLUSIVE, addr, npages, NULL);
+}
+
+MNM_PUBLIC int mnm_check_exclusive(struct mnm_device *dev, const void *addr,
+				   size_t npages, uint64_t *exclusive_pages)
+{
+	if (!exclusive_pages)
+		return -EINVAL;
+	return exclusive(dev, DRM_IOCTL_MNM_CHECK_EXCLUSIVE, addr, npages,
+			 exclusive_pages);
+}
+
+static void counters(struct mnm_counters *o, const struct drm_mnm_counters *c)
+{
+	o->faults = c->faults;
+	o->pages_faulted = c->pages_faulted;
+	o->retries = c->retries;
+	o->timeouts = c->timeouts;
+	o->invalidations = c->invalidations;
+	o->invalidations_nonblock = c->invalidations_nonblock;
+	o->nonblock_refusals = c->nonblock_refusals;
+	o->snapshots = c->snapshots;
+	o->pt_pages = c->pt_pages;
+	o->mapped_pages = c->mapped_pages;
+	o->migrated_to_device = c->migrated_to_device;
+	o->migrated_to_system = c->migrated_to_system;
+	o->evictions = c->evictions;
+	o->cpu_faults = c->cpu_faults;
+	o->devmem_free = c->devmem_free;
+	o->self_invalidations = c->self_invalidations;
+}
+
+MNM_PUBLIC int mnm_stats(struct mnm_device *dev, struct mnm_counters *file,
+			 struct mnm_counters *device)
+{
+	struct drm_mnm_stats st = { .size = sizeof(st) };
+	int ret;
+
+	if (!dev || (!file && !device))
+		return -EINVAL;
+	ret = xioctl(dev->fd, DRM_IOCTL_MNM_STATS, &st);
+	if (ret)
+		return ret;
+	if (file)
+		counters(file, &st.file);
+	if (device)
+		counters(device, &st.device);
+	return 0;
+}
+
+MNM_PUBLIC const char *mnm_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -ENODEV:
+		return "no such mnmirror device (is mnmirror.ko loaded?)";
+	case -EPERM:
+		return "not permitted: the file mirrors another process, or the mapping is read-only";
+	case -EFAULT:
+		return "bad address: unmapped memory or an invalid buffer";
+	case -EOPNOTSUPP:
+		return "not supported on this kernel (no device memory)";
+	case -EBUSY:
+		return "busy: pages were changing too fast, or could not be made exclusive";
+	case -ESRCH:
+		return "the mirrored process has exited";
+	case -EINVAL:
+		return "invalid argument";
+	default:
+		return err < 0 ? strerror(-err) : "unknown error";
+	}
+}

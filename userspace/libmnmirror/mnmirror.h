@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmnmirror: the C library for the mnmirror mock GPU.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; mnm_strerror() turns that into text.  A handle holds only a file
+ * descriptor and the device's immutable info, so one handle may be used from
+ * many threads at once; there is no global state.
+ *
+ * Reference with examples: docs/libmnmirror.md.
+ */
+#ifndef LIBMNMIRROR_H
+#define LIBMNMIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MNM_LIB_VERSION_MAJOR	1
+#define MNM_LIB_VERSION_MINOR	0
+
+/* Capability bits (struct mnm_info.caps), the kernel's MNM_CAP_* values. */
+#define MNM_CAP_MIRROR		(1ULL << 0)
+#define MNM_CAP_HUGE_PTE	(1ULL << 1)
+#define MNM_CAP_MIGRATE		(1ULL << 2)
+#define MNM_CAP_EXCLUSIVE	(1ULL << 3)
+
+struct mnm_device;
+
+struct mnm_info {
+	unsigned int abi_version;
+	unsigned int index;		/* mock device index */
+	uint64_t caps;			/* MNM_CAP_* */
+	unsigned int page_size;
+	uint64_t devmem_size;		/* bytes of device memory, 0 if none */
+	char path[64];			/* render node path */
+};
+
+/* Discovery and handles */
+int mnm_device_count(void);
+int mnm_open_index(unsigned int index, struct mnm_device **dev);
+int mnm_open_path(const char *path, struct mnm_device **dev);
+void mnm_close(struct mnm_device *dev);
+int mnm_fd(const struct mnm_device *dev);
+int mnm_get_info(const struct mnm_device *dev, struct mnm_info *info);
+int mnm_has_cap(const struct mnm_device *dev, uint64_t cap);
+
+/* Device access to the calling process's memory */
+struct mnm_rw_result {
+	uint64_t pages;		/* pages copied */
+	uint64_t faults;	/* device fault batches taken */
+};
+
+int mnm_read(struct mnm_device *dev, const void *addr, void *buf,
+	     size_t npages, struct mnm_rw_result *res);
+int mnm_write(struct mnm_device *dev, void *addr, const void *buf,
+	      size_t npages, struct mnm_rw_result *res);
+int mnm_release(struct mnm_device *dev, const void *addr, size_t npages);
+
+/* Snapshots */
+#define MNM_SNAP_CPU		0	/* the CPU page table (nothing faulted) */
+#define MNM_SNAP_DEVICE		1	/* the device's own page table */
+
+enum mnm_page_state {
+	MNM_PAGE_NONE,		/* nothing mapped (yet) */
+	MNM_PAGE_READ,		/* read-only */
+	MNM_PAGE_WRITE,		/* writable */
+	MNM_PAGE_ZERO,		/* the shared zero page */
+	MNM_PAGE_DEVICE_LOCAL,	/* in this device's memory */
+	MNM_PAGE_DEVICE_REMOTE,	/* in another device's memory */
+	MNM_PAGE_EXCLUSIVE,	/* the device holds exclusive access */
+	MNM_PAGE_ERROR,		/* no VMA or no access */
+};
+
+struct mnm_page {
+	enum mnm_page_state state;
+	int writable;
+	int huge;		/* part of a 2 MiB (or 1 GiB) mapping */
+	uint8_t raw;		/* the kernel's MNM_PROT_* byte */
+};
+
+int mnm_snapshot(struct mnm_device *dev, const void *addr, size_t npages,
+		 int which, uint8_t *raw);
+void mnm_decode(uint8_t raw, struct mnm_page *page);
+char mnm_page_char(uint8_t raw);
+int mnm_snapshot_map(struct mnm_device *dev, const void *addr, size_t npages,
+		     int which, char *map, size_t maplen);
+
+/* Device memory */
+enum mnm_direction {
+	MNM_TO_DEVICE = 1,
+	MNM_TO_SYSTEM = 2,
+};
+
+struct mnm_migrate_result {
+	uint64_t migrated;
+	uint64_t skip_vma, skip_busy, skip_refused, skip_nomem, skip_other;
+};
+
+int mnm_migrate(struct mnm_device *dev, const void *addr, size_t npages,
+		enum mnm_direction dir, struct mnm_migrate_result *res);
+int mnm_exclusive(struct mnm_device *dev, const void *addr, size_t npages);
+int mnm_check_exclusive(struct mnm_device *dev, const void *addr,
+			size_t npages, uint64_t *exclusive_pages);
+
+/* Counters */
+struct mnm_counters {
+	uint64_t faults, pages_faulted, retries, timeouts;
+	uint64_t invalidations, invalidations_nonblock, nonblock_refusals;
+	uint64_t snapshots, pt_pages, mapped_pages;
+	uint64_t migrated_to_device, migrated_to_system, evictions, cpu_faults;
+	uint64_t devmem_free, self_invalidations;
+};
+
+int mnm_stats(struct mnm_device *dev, struct mnm_counters *file,
+	      struct mnm_counters *device);
+
+const char *mnm_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBMNMIRROR_H */
