@@ -538,6 +538,10 @@ static int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		}
 		ret = mirror->dead ? -ESRCH : mirror->ops->commit(mirror, batch);
 		mutex_unlock(&mirror->update_lock);
+		/* The driver ran out of what ->prepare set aside (a racing
+		 * fault of the same mirror used it): prepare and try again. */
+		if (ret == -EAGAIN)
+			goto retry;
 		if (!ret) {
 			COUNT(mirror, faults, 1);
 			COUNT(mirror, pages_faulted,

@@ -110,7 +110,9 @@ struct hmm_mirror_migrate_result {
  *	will need, since @commit runs where reclaim must not recurse).
  * @commit: write device mappings for @batch.  Called with the update lock
  *	held after the notifier sequence was checked, so @batch is current.
- *	Must not allocate memory with reclaim (GFP_KERNEL).  Required.
+ *	Must not allocate memory with reclaim (GFP_KERNEL).  May return
+ *	-EAGAIN when what ->prepare set aside was used up by a concurrent
+ *	fault: the batch is then retried (->prepare runs again).  Required.
  * @migrate_alloc_copy: for hmm_mirror_migrate(): for every @m->args.src
  *	entry with MIGRATE_PFN_MIGRATE, allocate a destination page, copy
  *	the data (or zero-fill when the source has no page), lock it and set

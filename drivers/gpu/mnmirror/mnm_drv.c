@@ -351,6 +351,26 @@ static struct mnm_ctx *mnm_ctx_check(struct drm_file *file)
 	return ctx;
 }
 
+/*
+ * The checks every range ioctl starts with, in this order: the caller's mm
+ * (-EPERM); the struct size, unknown flags, nonzero reserved fields and the
+ * range itself (-EINVAL).
+ */
+static struct mnm_ctx *mnm_range_args(struct drm_file *file, u32 size,
+				      size_t want, u32 flags, u32 allowed,
+				      const __u64 *reserved, size_t nres,
+				      u64 addr, u64 npages)
+{
+	struct mnm_ctx *ctx = mnm_ctx_check(file);
+
+	if (IS_ERR(ctx))
+		return ctx;
+	if (size != want || (flags & ~allowed) || !mnm_zero(reserved, nres) ||
+	    mnm_check_range(addr, npages))
+		return ERR_PTR(-EINVAL);
+	return ctx;
+}
+
 static int mnm_ioctl_get_info(struct drm_device *drm, void *data,
 			      struct drm_file *file)
 {
@@ -499,13 +519,14 @@ out:
 
 static int mnm_rw(struct drm_file *file, struct drm_mnm_rw *args, bool write)
 {
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       0, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || args->flags ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
-		return -EINVAL;
 	return mnm_ctx_rw(ctx, args, write, false, NULL);
 }
 
@@ -617,7 +638,11 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 			      struct drm_file *file)
 {
 	struct drm_mnm_snapshot *args = data;
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       MNM_SNAPSHOT_DEVICE, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
 	u8 __user *uptr = u64_to_user_ptr(args->ptr);
 	unsigned long *pfns = NULL;
 	u8 *prot = NULL;
@@ -626,12 +651,6 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || (args->flags & ~MNM_SNAPSHOT_DEVICE) ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
-		return -EINVAL;
-	ret = mnm_check_range(args->addr, args->npages);
-	if (ret)
-		return ret;
 	if (!uptr || !access_ok(uptr, args->npages))
 		return -EFAULT;
 
@@ -675,18 +694,15 @@ static int mnm_ioctl_release(struct drm_device *drm, void *data,
 			     struct drm_file *file)
 {
 	struct drm_mnm_release *args = data;
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       0, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
 	unsigned long start, end;
-	int ret;
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || args->flags ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
-		return -EINVAL;
-	ret = mnm_check_range(args->addr, args->npages);
-	if (ret)
-		return ret;
 	start = args->addr;
 	end = start + (args->npages << PAGE_SHIFT);
 	hmm_mirror_lock(&ctx->mirror);
@@ -747,21 +763,20 @@ static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
 			     struct drm_file *file)
 {
 	struct drm_mnm_migrate *args = data;
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       0, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
 	struct hmm_mirror_migrate_result res;
 	unsigned long start;
 	int ret;
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || args->flags || args->pad ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)) ||
-	    (args->direction != MNM_MIGRATE_TO_DEVICE &&
-	     args->direction != MNM_MIGRATE_TO_SYSTEM))
+	if (args->pad || (args->direction != MNM_MIGRATE_TO_DEVICE &&
+			  args->direction != MNM_MIGRATE_TO_SYSTEM))
 		return -EINVAL;
-	ret = mnm_check_range(args->addr, args->npages);
-	if (ret)
-		return ret;
 	if (!MNM_HAVE_DEVMEM)
 		return -EOPNOTSUPP;
 	start = args->addr;
@@ -782,16 +797,15 @@ static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
 static int mnm_exclusive_args(struct drm_file *file, struct drm_mnm_exclusive *args,
 			      struct mnm_ctx **ctxp)
 {
-	struct mnm_ctx *ctx = mnm_ctx_check(file);
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       0, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	if (args->size != sizeof(*args) || args->flags ||
-	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
-		return -EINVAL;
 	*ctxp = ctx;
-	if (mnm_check_range(args->addr, args->npages))
-		return -EINVAL;
 	return MNM_HAVE_DEVMEM ? 0 : -EOPNOTSUPP;
 }
 
