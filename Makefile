@@ -83,7 +83,8 @@ install: $(LIBS) $(B)/bin/mnmctl
 	ln -sf libmnmirror.so.1.0.0 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so.1
 	ln -sf libmnmirror.so.1 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(B)/lib/libmnmirror.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed 's|@PREFIX@|$(PREFIX)|' $(LIBSRC)/libmnmirror.pc.in \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/libmnmirror.pc
 	install -m 0644 $(LIBSRC)/mnmirror.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0755 $(B)/bin/mnmctl $(DESTDIR)$(PREFIX)/bin/
 

@@ -144,6 +144,12 @@ static int run_fault(struct dev *d, const struct job *j, int round)
 	t = now() - t;
 	snprintf(param, sizeof(param), "%luMiB-%s", j->mib, j->thp ? "thp" : "4k");
 	emit("fault_in", param, d->b, round, npages / t, "pages/s");
+	/* The same read again, every entry present: the copy alone. */
+	t = now();
+	if (dev_read(d, p, buf, npages))
+		return -EIO;
+	t = now() - t;
+	emit("read_warm", param, d->b, round, npages / t, "pages/s");
 	t = now();
 	if (dev_snapshot(d, p, buf, npages))
 		return -EIO;
@@ -373,6 +379,22 @@ static int run_child(enum backend b, const struct metric *m, const struct job *j
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
 }
 
+/* "mnm-bench profile BACKEND N": only fault-in of 32 MiB, N times, for perf. */
+static int profile(const char *backend, int n)
+{
+	const struct job j = { "fault", 32, 0 };
+	int b, r, fails = 0;
+
+	for (b = 0; b < NBACKENDS; b++)
+		if (!strcmp(bname[b], backend))
+			break;
+	if (b == NBACKENDS)
+		return 2;
+	for (r = 0; r < n; r++)
+		fails += run_child(b, &metrics[0], &j, r) != 0;
+	return fails ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 11, r, b, fails = 0;
@@ -396,6 +418,8 @@ int main(int argc, char **argv)
 	unsigned int i, k;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 3 && !strcmp(argv[1], "profile"))
+		return profile(argv[2], atoi(argv[3]));
 	for (i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
 		const struct metric *m = NULL;
 

@@ -538,8 +538,10 @@ static int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		}
 		ret = mirror->dead ? -ESRCH : mirror->ops->commit(mirror, batch);
 		mutex_unlock(&mirror->update_lock);
-		/* The driver ran out of what ->prepare set aside (a racing
-		 * fault of the same mirror used it): prepare and try again. */
+		/*
+		 * The driver ran out of what ->prepare set aside (a racing
+		 * fault of the same mirror used it): prepare and try again.
+		 */
 		if (ret == -EAGAIN)
 			goto retry;
 		if (!ret) {
@@ -559,17 +561,14 @@ retry:
 }
 
 static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
-			   unsigned long end, unsigned int flags, void *arg,
-			   unsigned long *hmm_pfns, bool snapshot, void *owner)
+			   unsigned long end, unsigned int flags, void *arg)
 {
 	struct hmm_range range = {
-		.dev_private_owner = owner,
-		.default_flags = snapshot ? 0 : HMM_PFN_REQ_FAULT |
+		.dev_private_owner = mirror->owner,
+		.default_flags = HMM_PFN_REQ_FAULT |
 			((flags & HMM_MIRROR_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0),
 	};
-	unsigned long timeout = jiffies + msecs_to_jiffies(fault_timeout_ms);
-	unsigned long *pfns = hmm_pfns;
-	unsigned long addr;
+	unsigned long *pfns, addr;
 	int batches = 0;
 	int ret = 0;
 
@@ -577,13 +576,10 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 		return -EINVAL;
 	if (!mmget_not_zero(mirror->mm))
 		return -ESRCH;
+	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns) {
-		pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns),
-				      GFP_KERNEL);
-		if (!pfns) {
-			ret = -ENOMEM;
-			goto out_mmput;
-		}
+		ret = -ENOMEM;
+		goto out_mmput;
 	}
 
 	for (addr = start; addr < end; ) {
@@ -591,6 +587,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 					 HMM_MIRROR_INTERVAL_SIZE);
 		struct hmm_mirror_batch batch = {
 			.start = addr, .end = next, .flags = flags, .arg = arg,
+			.hmm_pfns = pfns,
 		};
 		struct hmm_mirror_interval *iv;
 
@@ -603,24 +600,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 		range.start = addr;
 		range.end = next;
 		range.hmm_pfns = pfns;
-		if (snapshot) {
-			range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
-			mmap_read_lock(mirror->mm);
-			ret = hmm_range_fault(&range);
-			mmap_read_unlock(mirror->mm);
-			/* A snapshot racing an invalidation is simply retaken. */
-			if (ret == -EBUSY && !time_after(jiffies, timeout)) {
-				COUNT(mirror, retries, 1);
-				hmm_mirror_interval_put(iv);
-				cond_resched();
-				continue;
-			}
-			COUNT(mirror, snapshots, 1);
-			pfns += (next - addr) >> PAGE_SHIFT;
-		} else {
-			batch.hmm_pfns = pfns;
-			ret = hmm_mirror_fault_batch(mirror, iv, &range, &batch);
-		}
+		ret = hmm_mirror_fault_batch(mirror, iv, &range, &batch);
 		hmm_mirror_interval_put(iv);
 		if (ret)
 			break;
@@ -628,8 +608,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 		addr = next;
 	}
 
-	if (!hmm_pfns)
-		kvfree(pfns);
+	kvfree(pfns);
 out_mmput:
 	mmput(mirror->mm);
 	return ret ? ret : batches;
@@ -659,23 +638,136 @@ int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
 {
 	if (flags & ~HMM_MIRROR_FAULT_WRITE)
 		return -EINVAL;
-	return hmm_mirror_walk(mirror, start, end, flags, arg, NULL, false,
-			       mirror->owner);
+	return hmm_mirror_walk(mirror, start, end, flags, arg);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_fault);
 
+/*
+ * A snapshot changes nothing, so it needs no persistent interval: one
+ * temporary notifier over the whole request only tells hmm_range_fault()
+ * that a batch raced an invalidation.  No lock: nothing is committed.
+ */
+static bool hmm_mirror_snap_invalidate(struct mmu_interval_notifier *mni,
+				       const struct mmu_notifier_range *range,
+				       unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmm_mirror_snap_ops = {
+	.invalidate = hmm_mirror_snap_invalidate,
+};
+
 /**
- * hmm_mirror_snapshot() - report CPU page-table state without faulting
+ * hmm_mirror_snapshot_range() - report CPU page-table state, batch by batch
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @owner: device-private pages of this owner are reported as valid
+ *	(hmm_range_fault() shows them only to their owner; others see
+ *	nothing there), usually @mirror->owner
+ * @fn: called with no lock held for each batch of up to
+ *	HMM_MIRROR_BATCH_PAGES entries; a nonzero return stops the walk
+ * @arg: cookie for @fn
+ *
+ * Nothing is faulted in.  Entries are 0 where nothing is mapped,
+ * HMM_PFN_ERROR where access would fail, else HMM_PFN_VALID with
+ * HMM_PFN_WRITE and the mapping order.  A batch that races an invalidation
+ * is taken again (up to fault_timeout_ms).
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0, @fn's nonzero return, or -EINVAL, -ESRCH, -ENOMEM, -EBUSY.
+ */
+int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, void *owner,
+			      int (*fn)(void *arg, unsigned long addr,
+					const unsigned long *pfns,
+					unsigned long npages),
+			      void *arg)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(fault_timeout_ms);
+	struct mmu_interval_notifier *mni;
+	struct hmm_range range = {
+		.dev_private_owner = owner,
+	};
+	unsigned long addr, *pfns;
+	int ret;
+
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end || !fn)
+		return -EINVAL;
+	if (!mmget_not_zero(mirror->mm))
+		return -ESRCH;
+	mni = kzalloc(sizeof(*mni), GFP_KERNEL);
+	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!mni || !pfns) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = mmu_interval_notifier_insert(mni, mirror->mm, start, end - start,
+					   &hmm_mirror_snap_ops);
+	if (ret)
+		goto out_free;
+
+	range.notifier = mni;
+	range.hmm_pfns = pfns;
+	for (addr = start; addr < end && !ret; ) {
+		unsigned long next = min(end, addr +
+					 (HMM_MIRROR_BATCH_PAGES << PAGE_SHIFT));
+
+		range.start = addr;
+		range.end = next;
+		range.notifier_seq = mmu_interval_read_begin(mni);
+		mmap_read_lock(mirror->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mirror->mm);
+		if (ret == -EBUSY && !time_after(jiffies, timeout)) {
+			COUNT(mirror, retries, 1);
+			ret = 0;
+			cond_resched();
+			continue;
+		}
+		if (ret)
+			break;
+		COUNT(mirror, snapshots, 1);
+		ret = fn(arg, addr, pfns, (next - addr) >> PAGE_SHIFT);
+		addr = next;
+	}
+	mmu_interval_notifier_remove(mni);
+out_free:
+	kvfree(pfns);
+	kfree(mni);
+	mmput(mirror->mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_range);
+
+struct hmm_mirror_snap_copy {
+	unsigned long start;
+	unsigned long *out;
+};
+
+static int hmm_mirror_snap_copy(void *arg, unsigned long addr,
+				const unsigned long *pfns, unsigned long npages)
+{
+	struct hmm_mirror_snap_copy *c = arg;
+
+	memcpy(c->out + ((addr - c->start) >> PAGE_SHIFT), pfns,
+	       npages * sizeof(*pfns));
+	return 0;
+}
+
+/**
+ * hmm_mirror_snapshot() - report CPU page-table state into an array
  * @mirror: a registered mirror
  * @start: first address (page aligned)
  * @end: end address (page aligned, exclusive)
  * @hmm_pfns: output, one hmm_range_fault() entry per page
  *
- * Entries are 0 where nothing is mapped, HMM_PFN_ERROR where access would
- * fail, else HMM_PFN_VALID with HMM_PFN_WRITE and the mapping order.
+ * hmm_mirror_snapshot_range() with the mirror's own owner, into an array.
  *
  * Context: process context; may sleep; takes mmap_lock for read.
- * Return: the number of batches taken, or a negative errno.
+ * Return: 0 or a negative errno.
  */
 int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *hmm_pfns)
@@ -693,21 +785,22 @@ EXPORT_SYMBOL_GPL(hmm_mirror_snapshot);
  * @hmm_pfns: output, one hmm_range_fault() entry per page
  * @owner: device-private pages of this owner are reported as valid
  *
- * hmm_range_fault() reports device-private pages only to their own owner
- * (others see nothing there).  A driver with several devices asks once per
- * peer owner to tell "in another device's memory" from "not populated".
+ * A driver with several devices asks once per peer owner to tell "in
+ * another device's memory" from "not populated".
  *
  * Context: process context; may sleep; takes mmap_lock for read.
- * Return: the number of batches taken, or a negative errno.
+ * Return: 0 or a negative errno.
  */
 int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
 			      unsigned long end, unsigned long *hmm_pfns,
 			      void *owner)
 {
+	struct hmm_mirror_snap_copy c = { .start = start, .out = hmm_pfns };
+
 	if (!hmm_pfns)
 		return -EINVAL;
-	return hmm_mirror_walk(mirror, start, end, 0, NULL, hmm_pfns, true,
-			       owner);
+	return hmm_mirror_snapshot_range(mirror, start, end, owner,
+					 hmm_mirror_snap_copy, &c);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_owner);
 

@@ -223,6 +223,12 @@ int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
 		     unsigned long end, unsigned int flags, void *arg);
 int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *hmm_pfns);
+int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, void *owner,
+			      int (*fn)(void *arg, unsigned long addr,
+					const unsigned long *pfns,
+					unsigned long npages),
+			      void *arg);
 int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
 			      unsigned long end, unsigned long *hmm_pfns,
 			      void *owner);

@@ -21,7 +21,6 @@
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
-#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <uapi/mnmirror.h>
 #include <lib/test_hmm_uapi.h>
@@ -68,38 +67,11 @@ static int mnm_compat_read_back(struct mnm_ctx *ctx, struct hmm_dmirror_cmd *cmd
 
 static int mnm_compat_snapshot(struct mnm_ctx *ctx, struct hmm_dmirror_cmd *cmd)
 {
-	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
-	unsigned long done, i, *pfns;
-	u8 *prot;
-	int ret = 0;
+	int ret = mnm_snapshot_user(ctx, cmd->addr, cmd->npages,
+				    u64_to_user_ptr(cmd->ptr), true);
 
-	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
-	prot = kmalloc(HMM_MIRROR_BATCH_PAGES, GFP_KERNEL);
-	if (!pfns || !prot) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < cmd->npages; done += HMM_MIRROR_BATCH_PAGES) {
-		unsigned long n = min_t(u64, cmd->npages - done,
-					HMM_MIRROR_BATCH_PAGES);
-		unsigned long addr = cmd->addr + (done << PAGE_SHIFT);
-
-		ret = hmm_mirror_snapshot(&ctx->mirror, addr,
-					  addr + (n << PAGE_SHIFT), pfns);
-		if (ret < 0)
-			goto out;
-		ret = 0;
-		for (i = 0; i < n; i++)
-			prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
-		if (copy_to_user(uptr + done, prot, n)) {
-			ret = -EFAULT;
-			goto out;
-		}
-		cmd->cpages = done + n;
-	}
-out:
-	kfree(prot);
-	kvfree(pfns);
+	if (!ret)
+		cmd->cpages = cmd->npages;
 	return ret;
 }
 

@@ -585,53 +585,124 @@ static u8 mnm_prot_of_pte(u64 pte)
 	return prot;
 }
 
+struct mnm_snap {
+	struct mnm_ctx *ctx;
+	u8 __user *uptr;
+	unsigned long start;
+	bool compat;
+	u8 prot[HMM_MIRROR_BATCH_PAGES];
+	unsigned long peer[HMM_MIRROR_BATCH_PAGES];
+};
+
 /*
- * What the CPU page table holds.  hmm_range_fault() shows device-private
- * pages only to their owner and device-exclusive entries to no one, so
- * entries it leaves empty are asked about again: of each peer device, and
- * of our own page table (exclusive grants).
+ * One batch of a CPU snapshot.  hmm_range_fault() shows device-private
+ * pages only to their owner and device-exclusive entries to no one, so the
+ * native ABI asks again about empty entries: of each peer device, and of our
+ * own page table (exclusive grants).  test_hmm's ABI (compat) does not.
  */
-static int mnm_snapshot_cpu(struct mnm_ctx *ctx, unsigned long addr,
-			    unsigned long n, unsigned long *pfns, u8 *prot)
+static int mnm_snap_batch(void *arg, unsigned long addr,
+			  const unsigned long *pfns, unsigned long n)
 {
+	struct mnm_snap *sn = arg;
+	struct mnm_ctx *ctx = sn->ctx;
 	unsigned long end = addr + (n << PAGE_SHIFT), i;
 	bool holes = false;
 	unsigned int d;
 	int ret;
 
-	ret = hmm_mirror_snapshot(&ctx->mirror, addr, end, pfns);
-	if (ret < 0)
-		return ret;
 	for (i = 0; i < n; i++) {
-		prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
-		holes |= prot[i] == MNM_PROT_NONE;
+		sn->prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
+		holes |= sn->prot[i] == MNM_PROT_NONE;
 	}
-	if (!holes || !MNM_HAVE_DEVMEM)
-		return 0;
 	for (d = 0; d < MNM_MAX_DEVICES; d++) {
 		struct mnm_device *peer = mnm_devices[d];
 
+		if (!holes || sn->compat || !MNM_HAVE_DEVMEM)
+			break;
 		if (!peer || peer == ctx->mdev)
 			continue;
-		ret = hmm_mirror_snapshot_owner(&ctx->mirror, addr, end, pfns, peer);
+		ret = hmm_mirror_snapshot_owner(&ctx->mirror, addr, end,
+						sn->peer, peer);
 		if (ret < 0)
 			return ret;
 		for (i = 0; i < n; i++)
-			if (prot[i] == MNM_PROT_NONE && (pfns[i] & HMM_PFN_VALID))
-				prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
+			if (sn->prot[i] == MNM_PROT_NONE &&
+			    (sn->peer[i] & HMM_PFN_VALID))
+				sn->prot[i] = mnm_prot_of_hmm(ctx, sn->peer[i]);
 	}
-	hmm_mirror_lock(&ctx->mirror);
-	for (i = 0; i < n; i++) {
-		u64 pte;
+	if (holes && !sn->compat) {
+		hmm_mirror_lock(&ctx->mirror);
+		for (i = 0; i < n; i++) {
+			u64 pte;
 
-		if (prot[i] != MNM_PROT_NONE)
-			continue;
-		pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
-		if (pte & MNM_PTE_EXCLUSIVE)
-			prot[i] = MNM_PROT_EXCLUSIVE | MNM_PROT_WRITE;
+			if (sn->prot[i] != MNM_PROT_NONE)
+				continue;
+			pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
+			if (pte & MNM_PTE_EXCLUSIVE)
+				sn->prot[i] = MNM_PROT_EXCLUSIVE | MNM_PROT_WRITE;
+		}
+		hmm_mirror_unlock(&ctx->mirror);
 	}
-	hmm_mirror_unlock(&ctx->mirror);
+	if (copy_to_user(sn->uptr + ((addr - sn->start) >> PAGE_SHIFT),
+			 sn->prot, n))
+		return -EFAULT;
 	return 0;
+}
+
+/**
+ * mnm_snapshot_user() - CPU snapshot of a range into a user byte array
+ * @ctx: the file context
+ * @addr: first address
+ * @npages: pages
+ * @uptr: one MNM_PROT_* byte per page
+ * @compat: with test_hmm's semantics (no peer or exclusive lookups)
+ *
+ * Return: 0 or a negative errno.
+ */
+int mnm_snapshot_user(struct mnm_ctx *ctx, unsigned long addr,
+		      unsigned long npages, u8 __user *uptr, bool compat)
+{
+	struct mnm_snap *sn = kvzalloc(sizeof(*sn), GFP_KERNEL);
+	int ret;
+
+	if (!sn)
+		return -ENOMEM;
+	sn->ctx = ctx;
+	sn->uptr = uptr;
+	sn->start = addr;
+	sn->compat = compat;
+	ret = hmm_mirror_snapshot_range(&ctx->mirror, addr,
+					addr + (npages << PAGE_SHIFT),
+					ctx->mirror.owner, mnm_snap_batch, sn);
+	kvfree(sn);
+	return ret;
+}
+
+static int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
+			       unsigned long npages, u8 __user *uptr)
+{
+	unsigned long done, i;
+	u8 *prot = kmalloc(MNM_COPY_PAGES, GFP_KERNEL);
+	int ret = 0;
+
+	if (!prot)
+		return -ENOMEM;
+	for (done = 0; done < npages && !ret; done += MNM_COPY_PAGES) {
+		unsigned long n = min(npages - done, (unsigned long)MNM_COPY_PAGES);
+		unsigned long addr = start + (done << PAGE_SHIFT);
+
+		hmm_mirror_lock(&ctx->mirror);
+		for (i = 0; i < n; i++) {
+			u64 pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
+
+			prot[i] = mnm_prot_of_pte(pte);
+		}
+		hmm_mirror_unlock(&ctx->mirror);
+		if (copy_to_user(uptr + done, prot, n))
+			ret = -EFAULT;
+	}
+	kfree(prot);
+	return ret;
 }
 
 static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
@@ -644,50 +715,14 @@ static int mnm_ioctl_snapshot(struct drm_device *drm, void *data,
 			       ARRAY_SIZE(args->reserved), args->addr,
 			       args->npages);
 	u8 __user *uptr = u64_to_user_ptr(args->ptr);
-	unsigned long *pfns = NULL;
-	u8 *prot = NULL;
-	unsigned long done, i;
-	int ret;
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 	if (!uptr || !access_ok(uptr, args->npages))
 		return -EFAULT;
-
-	pfns = kvmalloc_array(MNM_COPY_PAGES, sizeof(*pfns), GFP_KERNEL);
-	prot = kmalloc(MNM_COPY_PAGES, GFP_KERNEL);
-	if (!pfns || !prot) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < args->npages; done += MNM_COPY_PAGES) {
-		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
-		unsigned long addr = args->addr + (done << PAGE_SHIFT);
-
-		if (args->flags & MNM_SNAPSHOT_DEVICE) {
-			hmm_mirror_lock(&ctx->mirror);
-			for (i = 0; i < n; i++) {
-				u64 pte = mnm_pt_lookup(&ctx->pt,
-							addr + (i << PAGE_SHIFT));
-
-				prot[i] = mnm_prot_of_pte(pte);
-			}
-			hmm_mirror_unlock(&ctx->mirror);
-		} else {
-			ret = mnm_snapshot_cpu(ctx, addr, n, pfns, prot);
-			if (ret < 0)
-				goto out;
-		}
-		if (copy_to_user(uptr + done, prot, n)) {
-			ret = -EFAULT;
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	kfree(prot);
-	kvfree(pfns);
-	return ret;
+	if (args->flags & MNM_SNAPSHOT_DEVICE)
+		return mnm_snapshot_device(ctx, args->addr, args->npages, uptr);
+	return mnm_snapshot_user(ctx, args->addr, args->npages, uptr, false);
 }
 
 static int mnm_ioctl_release(struct drm_device *drm, void *data,

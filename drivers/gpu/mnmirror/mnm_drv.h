@@ -126,6 +126,8 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	       bool nofault, unsigned long *calls);
 int mnm_check_range(u64 addr, u64 npages);
 u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn);
+int mnm_snapshot_user(struct mnm_ctx *ctx, unsigned long addr,
+		      unsigned long npages, u8 __user *uptr, bool compat);
 int mnm_mmap(struct file *filp, struct vm_area_struct *vma);
 void mnm_devmem_evict_all(struct mnm_device *mdev);
 int mnm_compat_init(struct mnm_device **devices, unsigned int n,
