@@ -152,6 +152,7 @@ static struct kunit_suite mnm_pt_suite = {
 	.name = "mnm_pt",
 	.test_cases = mnm_pt_cases,
 };
+
 kunit_test_suite(mnm_pt_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the mnmirror device page table");
