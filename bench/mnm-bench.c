@@ -47,13 +47,22 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int dev_open(struct dev *d, enum backend b)
+static int dev_open_index(struct dev *d, enum backend b, int index)
 {
+	char path[32];
+
 	d->b = b;
 	if (b == NATIVE)
-		return mnm_open_index(0, &d->mnm);
-	d->fd = open(b == PEER ? "/dev/hmm_dmirror0" : "/dev/mnm_dmirror0", O_RDWR);
+		return mnm_open_index(index, &d->mnm);
+	snprintf(path, sizeof(path), "/dev/%s_dmirror%d", b == PEER ? "hmm" : "mnm",
+		 index);
+	d->fd = open(path, O_RDWR);
 	return d->fd < 0 ? -errno : 0;
+}
+
+static int dev_open(struct dev *d, enum backend b)
+{
+	return dev_open_index(d, b, 0);
 }
 
 static int dmirror(struct dev *d, unsigned long req, void *addr, void *buf,
@@ -340,6 +349,65 @@ static int run_ranges(struct dev *d, const struct job *j, int round)
 	return 0;
 }
 
+/*
+ * How fault-in scales: N workers (threads of one process on one device, or
+ * one device each) fault in their own 16 MiB at the same time.
+ */
+struct scale_arg {
+	struct dev d;
+	char *p, *buf;
+	unsigned long npages;
+	pthread_barrier_t *go;
+	int ret;
+};
+
+static void *scale_worker(void *data)
+{
+	struct scale_arg *a = data;
+
+	pthread_barrier_wait(a->go);
+	a->ret = dev_read(&a->d, a->p, a->buf, a->npages);
+	return NULL;
+}
+
+static int run_scale(struct dev *d, const struct job *j, int round)
+{
+	int n = (int)j->mib, per_device = j->thp, i, ret = 0;	/* reused fields */
+	unsigned long size = 16UL << 20;
+	struct scale_arg a[4];
+	pthread_barrier_t go;
+	pthread_t th[4];
+	char param[32];
+	double t;
+
+	pthread_barrier_init(&go, NULL, n + 1);
+	for (i = 0; i < n; i++) {
+		a[i].d = *d;
+		if (per_device && i && dev_open_index(&a[i].d, d->b, i))
+			return -ENODEV;
+		a[i].p = map(size, 0);
+		a[i].buf = malloc(size);
+		a[i].npages = size / PS;
+		a[i].go = &go;
+		if (!a[i].p || !a[i].buf)
+			return -ENOMEM;
+		memset(a[i].buf, 0, size);
+		pthread_create(&th[i], NULL, scale_worker, &a[i]);
+	}
+	pthread_barrier_wait(&go);
+	t = now();
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		ret |= a[i].ret;
+	}
+	t = now() - t;
+	if (ret)
+		return -EIO;
+	snprintf(param, sizeof(param), "%d%s", n, per_device ? "devices" : "threads");
+	emit("scale_fault_in", param, d->b, round, n * (size / PS) / t, "pages/s");
+	return 0;
+}
+
 struct metric {
 	const char *name;
 	int (*fn)(struct dev *d, const struct job *j, int round);
@@ -354,6 +422,7 @@ static const struct metric metrics[] = {
 	{ "stalls", run_stalls, 0 },
 	{ "fixed", run_fixed, 0 },
 	{ "ranges", run_ranges, 0 },
+	{ "scale", run_scale, 0 },
 };
 
 static int run_child(enum backend b, const struct metric *m, const struct job *j,
@@ -414,6 +483,9 @@ int main(int argc, char **argv)
 		{ "fixed", { "fixed", 0, 0 } },
 		{ "ranges", { "ranges", 1, 0 } },
 		{ "ranges", { "ranges", 64, 0 } },
+		{ "scale", { "scale", 1, 0 } },
+		{ "scale", { "scale", 2, 0 } },
+		{ "scale", { "scale", 2, 1 } },
 	};
 	unsigned int i, k;
 
