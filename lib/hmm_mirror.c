@@ -851,6 +851,25 @@ static void hmm_mirror_prefault(struct hmm_mirror *mirror,
 	} while (hmm_range_fault(&range) == -EBUSY && --tries);
 }
 
+/* A migrate_vma for [start, end) of @vma with @src (and dst after it) zeroed. */
+static void hmm_mirror_migrate_args(struct migrate_vma *args,
+				    struct hmm_mirror *mirror,
+				    struct vm_area_struct *vma,
+				    unsigned long start, unsigned long end,
+				    unsigned long *src, unsigned long flags)
+{
+	memset(src, 0, 2 * HMM_MIRROR_BATCH_PAGES * sizeof(*src));
+	*args = (struct migrate_vma) {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = src + HMM_MIRROR_BATCH_PAGES,
+		.pgmap_owner = mirror->owner,
+		.flags = flags,
+	};
+}
+
 static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
 				     struct hmm_mirror_migrate *m,
 				     struct hmm_mirror_migrate_result *res)
@@ -979,17 +998,9 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 			next = min(cend, vma->vm_end);
 			if (iv)
 				hmm_mirror_prefault(mirror, iv, a, next, src);
-			memset(src, 0, 2 * HMM_MIRROR_BATCH_PAGES * sizeof(*src));
-			m.args = (struct migrate_vma) {
-				.vma = vma,
-				.start = a,
-				.end = next,
-				.src = src,
-				.dst = src + HMM_MIRROR_BATCH_PAGES,
-				.pgmap_owner = mirror->owner,
-				.flags = to_device ? MIGRATE_VMA_SELECT_SYSTEM :
-						     MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-			};
+			hmm_mirror_migrate_args(&m.args, mirror, vma, a, next, src,
+						to_device ? MIGRATE_VMA_SELECT_SYSTEM :
+						MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
 			hmm_mirror_migrate_batch(mirror, &m, res);
 		}
 		mmap_read_unlock(mm);
@@ -1017,17 +1028,10 @@ static void hmm_mirror_split_thp(struct hmm_mirror *mirror,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src)
 {
-	struct migrate_vma args = {
-		.vma = vma,
-		.start = start,
-		.end = end,
-		.src = src,
-		.dst = src + HMM_MIRROR_BATCH_PAGES,
-		.pgmap_owner = mirror->owner,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
-	};
+	struct migrate_vma args;
 
-	memset(src, 0, 2 * HMM_MIRROR_BATCH_PAGES * sizeof(*src));
+	hmm_mirror_migrate_args(&args, mirror, vma, start, end, src,
+				MIGRATE_VMA_SELECT_SYSTEM);
 	if (!migrate_vma_setup(&args))
 		migrate_vma_finalize(&args);
 }

@@ -6,9 +6,11 @@
  * memremap_pages), added in chunks on demand up to the device's size.  A
  * device-private page has a struct page but no CPU-addressable memory, so
  * each chunk has a vmalloc'ed backing store holding what the "device" keeps
- * there.  Pages in use sit on an LRU list; when the device is full (or at
- * the debugfs devmem_limit), the least recently used ones are evicted to
- * system memory with migrate_device_range().  Module unload evicts all.
+ * there.  Pages in use sit on an LRU list; a device access only sets a
+ * referenced bit.  When the device is full (or at the debugfs devmem_limit),
+ * the oldest unreferenced pages are evicted to system memory with
+ * migrate_device_range() (referenced ones get a second chance).  Module
+ * unload evicts all.
  *
  * Locking: devmem->lock (spinlock) protects the free and LRU lists and the
  * counts; it is taken in ->page_free and never held across anything that
@@ -31,6 +33,7 @@
 
 struct mnm_dpage {
 	struct list_head link;		/* devmem->free or devmem->lru */
+	bool referenced;		/* used since eviction last looked */
 };
 
 struct mnm_chunk {
@@ -92,16 +95,13 @@ void *mnm_devmem_data(struct page *page)
  * mnm_devmem_touch() - mark a device page recently used
  * @mdev: its device
  * @page: the page
+ *
+ * Lockless: one store on the device's access path.  Eviction gives
+ * referenced pages a second chance (clock over the LRU list).
  */
 void mnm_devmem_touch(struct mnm_device *mdev, struct page *page)
 {
-	struct mnm_devmem *dm = &mdev->devmem;
-
-	spin_lock(&dm->lock);
-	/* A page being freed is on neither list's tail semantics: fine. */
-	if (page_ref_count(page))
-		list_move_tail(&mnm_meta_of(page)->link, &dm->lru);
-	spin_unlock(&dm->lock);
+	WRITE_ONCE(mnm_meta_of(page)->referenced, true);
 }
 
 static void mnm_devmem_page_free(struct page *page)
@@ -214,21 +214,32 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long pfns[MNM_EVICT_BATCH], src[2], moved = 0;
-	unsigned int i, n = 0;
 	struct mnm_dpage *meta, *tmp;
+	unsigned int i, n = 0;
+
+	unsigned long scanned = 0;
+	LIST_HEAD(seen);
 
 	want = min_t(unsigned long, want, MNM_EVICT_BATCH);
 	spin_lock(&dm->lock);
+	/*
+	 * Oldest first; a page used since the last look gets a second chance.
+	 * Everything looked at moves to the tail, so a busy page is not picked
+	 * again at once.
+	 */
 	list_for_each_entry_safe(meta, tmp, &dm->lru, link) {
 		struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
 
-		if (n == want)
+		if (n == want || scanned++ >= dm->nused)
 			break;
+		list_move_tail(&meta->link, &seen);
+		if (READ_ONCE(meta->referenced)) {
+			WRITE_ONCE(meta->referenced, false);
+			continue;
+		}
 		pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
 	}
-	/* Rotate them so a busy page is not picked again at once. */
-	for (i = 0; i < n; i++)
-		list_move_tail(&mnm_meta_of(pfn_to_page(pfns[i]))->link, &dm->lru);
+	list_splice_tail(&seen, &dm->lru);
 	spin_unlock(&dm->lock);
 
 	for (i = 0; i < n; i++)
@@ -337,6 +348,7 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
 
 			list_move_tail(&meta->link, &dm->lru);
+			meta->referenced = false;
 			dm->nfree--;
 			dm->nused++;
 			pages[got++] = mnm_page_of(chunk, meta);
