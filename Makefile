@@ -27,7 +27,7 @@ LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/mnmirro
 SOLIB := $(B)/lib/libmnmirror.so.1.0.0
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
-TESTS := $(B)/tests/mnm-tests $(B)/tests/lib-integration $(B)/tests/lib-unit
+TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/lib-integration $(B)/tests/lib-unit
 UPSTREAM := $(B)/upstream/hmm-tests
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
 
@@ -93,7 +93,12 @@ tests: $(TESTS)
 $(KSRC)/Makefile:
 	scripts/kernel debug
 
-$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
+		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
+
+$(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread

@@ -2,7 +2,9 @@
 /*
  * hmm_mirror: keep a device page table in sync with one process address space.
  *
- * See lib/hmm_mirror.c for the locking rules and docs/design.md for the design.
+ * The promise: a device never reads or writes memory that the CPU no longer
+ * maps at that address.  See lib/hmm_mirror_main.c for the locking rules and
+ * docs/design.md for the design.
  */
 #ifndef _LINUX_HMM_MIRROR_H
 #define _LINUX_HMM_MIRROR_H
@@ -29,6 +31,7 @@ struct hmm_mirror_mm;
 /* hmm_mirror_migrate() flags */
 #define HMM_MIRROR_MIGRATE_TO_DEVICE	BIT(0)	/* else to system memory */
 #define HMM_MIRROR_MIGRATE_FROM_PEERS	BIT(1)	/* pull other devices' pages */
+#define HMM_MIRROR_MIGRATE_MAP		BIT(2)	/* then map the range (->commit) */
 
 /* hmm_mirror_fault() flags */
 #define HMM_MIRROR_FAULT_WRITE		BIT(0)	/* device needs write access */
@@ -97,31 +100,37 @@ struct hmm_mirror_migrate_result {
 /**
  * struct hmm_mirror_ops - what a driver implements
  * @invalidate: drop device mappings of [start, end), a part of @range.  Called
- *	with the mirror's update lock held.  Must not sleep when
+ *	with the mirror's update lock held, for every CPU page-table change
+ *	in an interval the mirror maps, whoever caused it (other files, other
+ *	devices, this device's own migrations).  Must not sleep when
  *	mmu_notifier_range_blockable(@range) is false.  @range is NULL when
- *	the layer zaps on its own (before copying pages it migrates).
- *	Required.
+ *	the layer drops an interval on its own (hmm_mirror_forget()).  Never
+ *	called after ->release.  Required.
  * @release: drop every device mapping of the mirror; called exactly once per
  *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
  *	whichever comes first, with the update lock NOT held.  After it returns
- *	no commit can happen.  Required.
- * @prepare: optional; called before each fault attempt with no lock held, may
- *	sleep and allocate (for example device page-table pages that @commit
- *	will need, since @commit runs where reclaim must not recurse).
+ *	no commit and no ->invalidate can happen.  Required.
+ * @prepare: optional; called before each fault or exclusive-grant attempt
+ *	with no lock held, may sleep and allocate (for example device
+ *	page-table pages that @commit will need, since @commit runs where
+ *	reclaim must not recurse).
  * @commit: write device mappings for @batch.  Called with the update lock
  *	held after the notifier sequence was checked, so @batch is current.
- *	Must not allocate memory with reclaim (GFP_KERNEL).  May return
- *	-EAGAIN when what ->prepare set aside was used up by a concurrent
- *	fault: the batch is then retried (->prepare runs again).  Required.
+ *	Entries without HMM_PFN_VALID, or with HMM_PFN_ERROR, must be
+ *	skipped.  Must not allocate memory with reclaim (GFP_KERNEL).  May
+ *	return -EAGAIN when what ->prepare set aside was used up by a
+ *	concurrent fault: the batch is then retried (->prepare runs again).
+ *	Required.
  * @migrate_alloc_copy: for hmm_mirror_migrate(): for every @m->args.src
  *	entry with MIGRATE_PFN_MIGRATE, allocate a destination page, copy
- *	the data (or zero-fill when the source has no page), lock it and set
- *	@m->args.dst; leave dst 0 to skip a page.  No lock held; may sleep.
- * @migrate_commit: optional; after migrate_vma_pages(), with the update
- *	lock held: map the pages that moved (src still MIGRATE_PFN_MIGRATE).
+ *	the data, lock it and set @m->args.dst; leave dst 0 to skip a page.
+ *	Moving to the device, a source may have no page (an empty anonymous
+ *	PTE or the zero page): zero-fill.  Moving to system memory, every
+ *	source is a device-private page of @owner.  mmap_lock held for read,
+ *	no other lock; may sleep and allocate.
  * @exclusive_commit: for hmm_mirror_make_exclusive(): map @npages pages at
- *	@start for exclusive (atomic) device access.  Update lock held; the
- *	pages are locked, so the CPU cannot revoke the grant meanwhile.
+ *	@start for exclusive (atomic) device access.  Update lock held, the
+ *	notifier sequence checked; the pages are locked and referenced.
  */
 struct hmm_mirror_ops {
 	void (*invalidate)(struct hmm_mirror *mirror,
@@ -135,8 +144,6 @@ struct hmm_mirror_ops {
 		      const struct hmm_mirror_batch *batch);
 	int (*migrate_alloc_copy)(struct hmm_mirror *mirror,
 				  struct hmm_mirror_migrate *m);
-	void (*migrate_commit)(struct hmm_mirror *mirror,
-			       const struct hmm_mirror_migrate *m);
 	int (*exclusive_commit)(struct hmm_mirror *mirror, unsigned long start,
 				struct page **pages, unsigned long npages);
 };
@@ -151,8 +158,8 @@ struct hmm_mirror_ops {
  * @invalidations_nonblock: non-blockable invalidations handled
  * @nonblock_refusals: non-blockable invalidations refused (update lock busy)
  * @snapshots: hmm_mirror_snapshot() batches
- * @self_invalidations: invalidations caused by the device itself (its own
- *	migrations and exclusive grants, by owner): sequence bumped, no zap
+ * @self_invalidations: events of the mirror's own exclusive grants, which
+ *	need neither a zap nor a sequence change
  */
 struct hmm_mirror_counters {
 	atomic64_t faults;
@@ -169,14 +176,13 @@ struct hmm_mirror_counters {
 /**
  * struct hmm_mirror - one device's view of one mm
  * @ops: the driver's callbacks
- * @owner: the device-private pgmap owner of this device (may be NULL); also
- *	used to ignore invalidations the device caused itself
+ * @owner: the device-private pgmap owner of this device (may be NULL)
  * @parent: optional counters (for example per device) that every event is
  *	also added to
  * @stats: this mirror's counters
  *
  * Embed it in the driver's per-context object; the other fields are private
- * to lib/hmm_mirror.c.
+ * to the layer (lib/).
  */
 struct hmm_mirror {
 	const struct hmm_mirror_ops *ops;
@@ -189,7 +195,7 @@ struct hmm_mirror {
 	struct mm_struct *mm;
 	struct list_head mm_link;	/* in mmm->mirrors, under mmm->lock */
 	bool released;			/* under mmm->lock */
-	bool dead;			/* under update_lock: no more commits */
+	bool dead;			/* under update_lock: no more callbacks */
 	struct mutex update_lock;	/* device page table vs invalidations */
 	struct mutex tree_lock;		/* writers of @intervals */
 	seqcount_mutex_t tree_seq;	/* lockless readers of @intervals */

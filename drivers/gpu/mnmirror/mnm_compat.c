@@ -97,9 +97,8 @@ static int mnm_compat_migrate(struct mnm_ctx *ctx, struct hmm_dmirror_cmd *cmd,
 	if (ret)
 		return ret;
 	/* Nor does it pull pages from other devices (-ENOENT below). */
-	ret = hmm_mirror_migrate(&ctx->mirror, cmd->addr, end,
-				 to_device ? HMM_MIRROR_MIGRATE_TO_DEVICE : 0,
-				 ctx, &res);
+	ret = mnm_ctx_migrate(ctx, cmd->addr, end,
+			      to_device ? HMM_MIRROR_MIGRATE_TO_DEVICE : 0, &res);
 	cmd->cpages = res.migrated;
 	if (ret || !to_device)
 		return ret;

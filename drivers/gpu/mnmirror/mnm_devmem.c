@@ -15,8 +15,9 @@
  * Locking: devmem->lock (spinlock) protects the free and LRU lists and the
  * counts; it is taken in ->page_free and never held across anything that
  * sleeps.  grow_lock (mutex) serialises adding chunks.  ->migrate_to_ram runs
- * in the CPU fault path with the device page locked; it takes mdev->ctx_lock
- * and then each mirror's update lock to zap the faulting address.
+ * in the CPU fault path with the device page locked; the mirror layer's
+ * interval notifiers zap every mirror that maps the page (each taking its
+ * update lock) from inside migrate_vma_setup().
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -148,10 +149,9 @@ static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
 	};
 	vm_fault_t ret = 0;
 
+	/* Its MMU_NOTIFY_MIGRATE event zaps every mirror mapping the page. */
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	/* Our own event was filtered by owner: zap our mirrors ourselves. */
-	mnm_zap_mm(mdev, vmf->vma->vm_mm, start, start + PAGE_SIZE);
 	if (src & MIGRATE_PFN_MIGRATE) {
 		struct page *dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src),
 							 vmf->vma, start);
@@ -389,8 +389,6 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		if (!dpages)
 			return -ENOMEM;
 		n = mnm_devmem_alloc(ctx->mdev, dpages, n);
-		/* Table pages for ->migrate_commit, which must not allocate. */
-		mnm_pt_reserve(&ctx->pt, MNM_PT_BATCH_TABLES);
 	}
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);

@@ -144,32 +144,6 @@ static void mnm_teardown_fn(struct hmm_mirror_teardown *td,
 
 /* ---- mirror callbacks ----------------------------------------------- */
 
-/**
- * mnm_zap_mm() - drop the device's mappings of a range in every file of @mm
- * @mdev: the device
- * @mm: the address space
- * @start: first address
- * @end: end address (exclusive)
- *
- * For the device's own CPU-fault migrations, whose notifier events the
- * mirror layer filters by owner.
- */
-void mnm_zap_mm(struct mnm_device *mdev, struct mm_struct *mm,
-		unsigned long start, unsigned long end)
-{
-	struct mnm_ctx *ctx;
-
-	mutex_lock(&mdev->ctx_lock);
-	list_for_each_entry(ctx, &mdev->ctxs, link) {
-		if (hmm_mirror_mm(&ctx->mirror) != mm)
-			continue;
-		hmm_mirror_lock(&ctx->mirror);
-		mnm_pt_zap(&ctx->pt, start, end);
-		hmm_mirror_unlock(&ctx->mirror);
-	}
-	mutex_unlock(&mdev->ctx_lock);
-}
-
 static struct mnm_ctx *mnm_ctx_of(struct hmm_mirror *mirror)
 {
 	return container_of(mirror, struct mnm_ctx, mirror);
@@ -179,7 +153,11 @@ static void mnm_mirror_invalidate(struct hmm_mirror *mirror,
 				  const struct mmu_notifier_range *range,
 				  unsigned long start, unsigned long end)
 {
-	mnm_pt_zap(&mnm_ctx_of(mirror)->pt, start, end);
+	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
+
+	/* The layer promises no callback after ->release. */
+	WARN_ON_ONCE(ctx->released);
+	mnm_pt_zap(&ctx->pt, start, end);
 }
 
 static void mnm_mirror_release(struct hmm_mirror *mirror,
@@ -188,6 +166,8 @@ static void mnm_mirror_release(struct hmm_mirror *mirror,
 	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
 
 	hmm_mirror_lock(mirror);
+	WARN_ON_ONCE(ctx->released);
+	ctx->released = true;
 	mnm_pt_zap(&ctx->pt, 0, TASK_SIZE_MAX);
 	hmm_mirror_unlock(mirror);
 	mnm_log_add("release ctx=%u reason=%s mapped=%lld\n", ctx->id,
@@ -239,6 +219,7 @@ static int mnm_mirror_commit(struct hmm_mirror *mirror,
 	unsigned long i = 0;
 	int ret;
 
+	WARN_ON_ONCE(ctx->released);
 	while (i < n) {
 		unsigned long addr = batch->start + (i << PAGE_SHIFT);
 		unsigned long pfn = batch->hmm_pfns[i];
@@ -261,38 +242,6 @@ static int mnm_mirror_commit(struct hmm_mirror *mirror,
 	return 0;
 }
 
-static void mnm_migrate_commit(struct hmm_mirror *mirror,
-			       const struct hmm_mirror_migrate *m)
-{
-	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
-	const struct migrate_vma *args = &m->args;
-	unsigned long i, n = (args->end - args->start) >> PAGE_SHIFT, moved = 0;
-
-	for (i = 0; i < n; i++) {
-		u64 pte;
-
-		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		moved++;
-		if (!m->to_device)
-			continue;	/* the device refaults system pages */
-		pte = PFN_PHYS(migrate_pfn_to_page(args->dst[i]) ?
-			       page_to_pfn(migrate_pfn_to_page(args->dst[i])) : 0) |
-		      MNM_PTE_VALID | MNM_PTE_DEVICE;
-		if (args->dst[i] & MIGRATE_PFN_WRITE)
-			pte |= MNM_PTE_WRITE;
-		/* Without a table page the entry simply refaults later. */
-		mnm_pt_map(&ctx->pt, args->start + (i << PAGE_SHIFT), pte);
-	}
-	if (m->to_device) {
-		atomic64_add(moved, &ctx->migrated_to_device);
-		atomic64_add(moved, &ctx->mdev->devmem.migrated_to_device);
-	} else {
-		atomic64_add(moved, &ctx->migrated_to_system);
-		atomic64_add(moved, &ctx->mdev->devmem.migrated_to_system);
-	}
-}
-
 static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 				struct page **pages, unsigned long npages)
 {
@@ -300,6 +249,7 @@ static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 	unsigned long i;
 	int ret;
 
+	WARN_ON_ONCE(ctx->released);
 	for (i = 0; i < npages; i++) {
 		ret = mnm_pt_map(&ctx->pt, start + (i << PAGE_SHIFT),
 				 PFN_PHYS(page_to_pfn(pages[i])) | MNM_PTE_VALID |
@@ -316,7 +266,6 @@ const struct hmm_mirror_ops mnm_mirror_ops = {
 	.prepare = mnm_mirror_prepare,
 	.commit = mnm_mirror_commit,
 	.migrate_alloc_copy = mnm_devmem_alloc_copy,
-	.migrate_commit = mnm_migrate_commit,
 	.exclusive_commit = mnm_exclusive_commit,
 };
 
@@ -788,10 +737,42 @@ static int mnm_ioctl_stats(struct drm_device *drm, void *data,
 		args->device.evictions = atomic64_read(&dm->evictions);
 		args->device.cpu_faults = atomic64_read(&dm->cpu_faults);
 		spin_lock(&dm->lock);
-		args->device.devmem_free = dm->limit - dm->nused;
+		args->device.devmem_free = dm->limit > dm->nused ?
+					   dm->limit - dm->nused : 0;
 		spin_unlock(&dm->lock);
 	}
 	return 0;
+}
+
+/**
+ * mnm_ctx_migrate() - migrate a range for a file context and count it
+ * @ctx: the file context
+ * @start: first address
+ * @end: end address (exclusive)
+ * @flags: HMM_MIRROR_MIGRATE_* flags; moving to the device also maps the
+ *	range (HMM_MIRROR_MIGRATE_MAP), as a GPU that prefetches would
+ * @res: out: where every page went
+ *
+ * Return: hmm_mirror_migrate()'s.
+ */
+int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
+		    unsigned long end, unsigned int flags,
+		    struct hmm_mirror_migrate_result *res)
+{
+	struct mnm_devmem *dm = &ctx->mdev->devmem;
+	int ret;
+
+	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE)
+		flags |= HMM_MIRROR_MIGRATE_MAP;
+	ret = hmm_mirror_migrate(&ctx->mirror, start, end, flags, ctx, res);
+	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE) {
+		atomic64_add(res->migrated, &ctx->migrated_to_device);
+		atomic64_add(res->migrated, &dm->migrated_to_device);
+	} else {
+		atomic64_add(res->migrated, &ctx->migrated_to_system);
+		atomic64_add(res->migrated, &dm->migrated_to_system);
+	}
+	return ret;
 }
 
 static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
@@ -815,11 +796,10 @@ static int mnm_ioctl_migrate(struct drm_device *drm, void *data,
 	if (!MNM_HAVE_DEVMEM)
 		return -EOPNOTSUPP;
 	start = args->addr;
-	ret = hmm_mirror_migrate(&ctx->mirror, start,
-				 start + (args->npages << PAGE_SHIFT),
-				 args->direction == MNM_MIGRATE_TO_DEVICE ?
-				 HMM_MIRROR_MIGRATE_TO_DEVICE |
-				 HMM_MIRROR_MIGRATE_FROM_PEERS : 0, ctx, &res);
+	ret = mnm_ctx_migrate(ctx, start, start + (args->npages << PAGE_SHIFT),
+			      args->direction == MNM_MIGRATE_TO_DEVICE ?
+			      HMM_MIRROR_MIGRATE_TO_DEVICE |
+			      HMM_MIRROR_MIGRATE_FROM_PEERS : 0, &res);
 	args->migrated = res.migrated;
 	args->skip_vma = res.skip_vma;
 	args->skip_busy = res.skip_busy;

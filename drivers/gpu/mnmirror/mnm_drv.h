@@ -107,6 +107,7 @@ struct mnm_ctx {
 	struct mnm_pt pt;
 	unsigned int id;
 	struct list_head link;			/* in mdev->ctxs */
+	bool released;				/* under the update lock */
 	atomic64_t migrated_to_device;
 	atomic64_t migrated_to_system;
 	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
@@ -134,8 +135,9 @@ int mnm_compat_init(struct mnm_device **devices, unsigned int n,
 		    const char *name);
 void mnm_compat_exit(void);
 
-void mnm_zap_mm(struct mnm_device *mdev, struct mm_struct *mm,
-		unsigned long start, unsigned long end);
+int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
+		    unsigned long end, unsigned int flags,
+		    struct hmm_mirror_migrate_result *res);
 
 #if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 #define MNM_HAVE_DEVMEM		1

@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_mirror: mirrored intervals, invalidation, faults and snapshots.
+ *
+ * A device entry is written only by a commit that holds the mirror's update
+ * lock and has just checked two things about the interval covering it: its
+ * notifier sequence did not move since the CPU state was read (no
+ * invalidation ran in between), and it was not removed (removal zaps the
+ * block under the update lock).  Invalidations take the same lock, so once
+ * one returns, the device has forgotten the range and cannot learn it again
+ * from CPU state read before it.
+ *
+ * Locking: see hmm_mirror_main.c.
+ */
+#include <linux/hmm.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "hmm_mirror_internal.h"
+
+/* ---- mirrored intervals --------------------------------------------- */
+
+static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
+					   const struct mmu_notifier_range *range,
+					   unsigned long cur_seq)
+{
+	struct hmm_mirror_interval *iv =
+		container_of(mni, struct hmm_mirror_interval, notifier);
+	struct hmm_mirror *mirror = iv->mirror;
+	bool blockable = mmu_notifier_range_blockable(range);
+
+	/*
+	 * The mirror's own exclusive grant (hmm_mirror_make_exclusive() passes
+	 * the mirror as owner): the CPU entries now point at the very pages
+	 * the device maps.  Neither zap nor move the sequence, so that the
+	 * grant's commit still notices every other event.
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror) {
+		HMM_MIRROR_COUNT(mirror, self_invalidations, 1);
+		return true;
+	}
+
+	if (blockable) {
+		mutex_lock(&mirror->update_lock);
+	} else if (!mutex_trylock(&mirror->update_lock)) {
+		HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
+		return false;
+	}
+	/* Always move the sequence, so that a racing fault retries. */
+	mmu_interval_set_seq(mni, cur_seq);
+	if (!mirror->dead) {
+		if (blockable)
+			HMM_MIRROR_COUNT(mirror, invalidations, 1);
+		else
+			HMM_MIRROR_COUNT(mirror, invalidations_nonblock, 1);
+		mirror->ops->invalidate(mirror, range,
+					max(range->start, iv->start),
+					min(range->end, iv->end));
+	}
+	mutex_unlock(&mirror->update_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
+	.invalidate = hmm_mirror_interval_invalidate,
+};
+
+static void hmm_mirror_interval_free_rcu(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct hmm_mirror_interval, rcu));
+}
+
+/* Drop a reference; the last one must be dropped where sleeping is allowed. */
+void hmm_mirror_interval_put(struct hmm_mirror_interval *iv)
+{
+	if (!refcount_dec_and_test(&iv->ref))
+		return;
+	/* Only unlinked (removed) intervals lose their last reference. */
+	WARN_ON_ONCE(!READ_ONCE(iv->removed));
+	/* Waits for invalidations running on this interval. */
+	mmu_interval_notifier_remove(&iv->notifier);
+	call_rcu(&iv->rcu, hmm_mirror_interval_free_rcu);
+}
+
+/* Under RCU or tree_lock: the interval that contains @addr, if any. */
+static struct hmm_mirror_interval *
+hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr)
+{
+	struct rb_node *node = READ_ONCE(mirror->intervals.rb_node);
+
+	while (node) {
+		struct hmm_mirror_interval *iv =
+			rb_entry(node, struct hmm_mirror_interval, node);
+
+		if (addr < iv->start)
+			node = READ_ONCE(node->rb_left);
+		else if (addr >= iv->end)
+			node = READ_ONCE(node->rb_right);
+		else
+			return iv;
+	}
+	return NULL;
+}
+
+/*
+ * Lockless lookup.  rb-tree rotations may make a concurrent walk miss a node
+ * (never loop, see lib/rbtree.c), so a hit is good once referenced, and a
+ * miss only if the tree did not change meanwhile.
+ */
+static struct hmm_mirror_interval *
+hmm_mirror_interval_get_rcu(struct hmm_mirror *mirror, unsigned long addr)
+{
+	struct hmm_mirror_interval *iv;
+	unsigned int seq;
+	int tries = 3;
+
+	rcu_read_lock();
+	do {
+		seq = raw_read_seqcount(&mirror->tree_seq);
+		if (seq & 1)
+			continue;
+		iv = hmm_mirror_interval_find(mirror, addr);
+		if (iv && refcount_inc_not_zero(&iv->ref))
+			goto out;
+		if (!read_seqcount_retry(&mirror->tree_seq, seq))
+			break;
+	} while (--tries);
+	iv = NULL;
+out:
+	rcu_read_unlock();
+	return iv;
+}
+
+static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
+				     struct hmm_mirror_interval *iv)
+{
+	struct rb_node **link = &mirror->intervals.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct hmm_mirror_interval *pos =
+			rb_entry(*link, struct hmm_mirror_interval, node);
+
+		parent = *link;
+		link = iv->start < pos->start ? &parent->rb_left :
+						&parent->rb_right;
+	}
+	/*
+	 * @iv is fully initialised; the smp_wmb() in write_seqcount_begin()
+	 * orders that before the store that publishes it to lockless readers.
+	 */
+	write_seqcount_begin(&mirror->tree_seq);
+	rb_link_node(&iv->node, parent, link);
+	rb_insert_color(&iv->node, &mirror->intervals);
+	write_seqcount_end(&mirror->tree_seq);
+}
+
+/* The referenced interval containing @addr, created if needed. */
+struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
+						    unsigned long addr)
+{
+	struct hmm_mirror_interval *iv;
+	int ret;
+
+	iv = hmm_mirror_interval_get_rcu(mirror, addr);
+	if (iv)
+		return iv;
+
+	mutex_lock(&mirror->tree_lock);
+	iv = hmm_mirror_interval_find(mirror, addr);
+	if (iv && refcount_inc_not_zero(&iv->ref))
+		goto out;
+	iv = kzalloc(sizeof(*iv), GFP_KERNEL);
+	if (!iv) {
+		iv = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	iv->mirror = mirror;
+	iv->start = ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE);
+	iv->end = iv->start + HMM_MIRROR_INTERVAL_SIZE;
+	refcount_set(&iv->ref, 2);	/* the tree's and ours */
+	ret = mmu_interval_notifier_insert(&iv->notifier, mirror->mm, iv->start,
+					   HMM_MIRROR_INTERVAL_SIZE,
+					   &hmm_mirror_interval_ops);
+	if (ret) {
+		kfree(iv);
+		iv = ERR_PTR(ret);
+		goto out;
+	}
+	hmm_mirror_interval_link(mirror, iv);
+out:
+	mutex_unlock(&mirror->tree_lock);
+	return iv;
+}
+
+/*
+ * Unlink the intervals inside [start, end), zap what the device maps in
+ * them and mark them removed (so that a commit racing this, holding its own
+ * reference, fails and takes a new interval), then drop the tree's
+ * references.
+ */
+void hmm_mirror_intervals_drop(struct hmm_mirror *mirror, unsigned long start,
+			       unsigned long end)
+{
+	struct hmm_mirror_interval *iv, *tmp;
+	LIST_HEAD(dead);
+	struct rb_node *node;
+
+	mutex_lock(&mirror->tree_lock);
+	node = rb_first(&mirror->intervals);
+	while (node) {
+		iv = rb_entry(node, struct hmm_mirror_interval, node);
+		node = rb_next(node);
+		if (iv->start < start || iv->end > end)
+			continue;
+		write_seqcount_begin(&mirror->tree_seq);
+		rb_erase(&iv->node, &mirror->intervals);
+		write_seqcount_end(&mirror->tree_seq);
+		list_add(&iv->dead, &dead);
+	}
+	mutex_unlock(&mirror->tree_lock);
+
+	if (list_empty(&dead))
+		return;
+	mutex_lock(&mirror->update_lock);
+	list_for_each_entry(iv, &dead, dead) {
+		WRITE_ONCE(iv->removed, true);
+		if (!mirror->dead)
+			mirror->ops->invalidate(mirror, NULL, iv->start, iv->end);
+	}
+	mutex_unlock(&mirror->update_lock);
+
+	list_for_each_entry_safe(iv, tmp, &dead, dead)
+		hmm_mirror_interval_put(iv);
+}
+
+/**
+ * hmm_mirror_forget() - stop tracking a range
+ * @mirror: a registered mirror
+ * @start: first address
+ * @end: end address (exclusive)
+ *
+ * Removes the interval notifiers that lie entirely inside [start, end) and
+ * drops the device's mappings of them (->invalidate with a NULL range), so
+ * that no device entry is left without a notifier behind it.  Device entries
+ * in partly covered intervals stay, and stay tracked; a driver that wants
+ * them gone zaps them itself.  A fault racing with this retries on a new
+ * interval, so what it maps is tracked too.
+ *
+ * Context: process context; may sleep.
+ */
+void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end)
+{
+	hmm_mirror_intervals_drop(mirror, start, end);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_forget);
+
+/* ---- faults ---------------------------------------------------------- */
+
+/**
+ * hmm_mirror_fault_batch() - fault and commit one batch within one interval
+ * @mirror: the mirror
+ * @iv: the referenced interval containing [start, end)
+ * @start: first address
+ * @end: end (at most HMM_MIRROR_BATCH_PAGES pages, inside @iv)
+ * @flags: HMM_MIRROR_FAULT_* flags, or HMM_MIRROR_FAULT_PRESENT
+ * @arg: the driver cookie
+ * @pfns: room for HMM_MIRROR_BATCH_PAGES entries
+ * @deadline: jiffies after which retrying stops (-EBUSY)
+ *
+ * Return: 0, HMM_MIRROR_STALE_INTERVAL when @iv was removed meanwhile (take
+ * a new one and call again), or a negative errno.
+ */
+int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
+			   struct hmm_mirror_interval *iv,
+			   unsigned long start, unsigned long end,
+			   unsigned int flags, void *arg, unsigned long *pfns,
+			   unsigned long deadline)
+{
+	struct hmm_range range = {
+		.notifier = &iv->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.dev_private_owner = mirror->owner,
+	};
+	struct hmm_mirror_batch batch = {
+		.start = start, .end = end, .hmm_pfns = pfns,
+		.flags = flags & HMM_MIRROR_FAULT_WRITE, .arg = arg,
+	};
+	struct mm_struct *mm = mirror->mm;
+	int ret;
+
+	if (!(flags & HMM_MIRROR_FAULT_PRESENT))
+		range.default_flags = HMM_PFN_REQ_FAULT |
+			((flags & HMM_MIRROR_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0);
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mirror->ops->prepare) {
+			ret = mirror->ops->prepare(mirror, start, end, arg);
+			if (ret)
+				return ret;
+		}
+		/* A fresh sequence on every attempt, never a stale one. */
+		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			goto retry;
+		if (ret)
+			return ret;
+		hmm_mirror_debug_delay();
+
+		mutex_lock(&mirror->update_lock);
+		if (mirror->dead) {
+			ret = -ESRCH;
+		} else if (iv->removed) {
+			ret = HMM_MIRROR_STALE_INTERVAL;
+		} else if (mmu_interval_read_retry(&iv->notifier,
+						   range.notifier_seq)) {
+			mutex_unlock(&mirror->update_lock);
+			goto retry;
+		} else {
+			ret = mirror->ops->commit(mirror, &batch);
+		}
+		mutex_unlock(&mirror->update_lock);
+		/*
+		 * The driver ran out of what ->prepare set aside (a racing
+		 * fault of the same mirror used it): prepare and try again.
+		 */
+		if (ret == -EAGAIN)
+			goto retry;
+		if (!ret) {
+			HMM_MIRROR_COUNT(mirror, faults, 1);
+			HMM_MIRROR_COUNT(mirror, pages_faulted,
+					 (end - start) >> PAGE_SHIFT);
+		}
+		return ret;
+retry:
+		HMM_MIRROR_COUNT(mirror, retries, 1);
+		if (time_after(jiffies, deadline)) {
+			HMM_MIRROR_COUNT(mirror, timeouts, 1);
+			return -EBUSY;
+		}
+		cond_resched();
+	}
+}
+
+static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
+			   unsigned long end, unsigned int flags, void *arg)
+{
+	unsigned long *pfns, addr;
+	int batches = 0;
+	int ret = 0;
+
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+		return -EINVAL;
+	if (!mmget_not_zero(mirror->mm))
+		return -ESRCH;
+	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns) {
+		ret = -ENOMEM;
+		goto out_mmput;
+	}
+
+	for (addr = start; addr < end; ) {
+		unsigned long next = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
+					 HMM_MIRROR_INTERVAL_SIZE);
+		unsigned long deadline = hmm_mirror_deadline();
+		struct hmm_mirror_interval *iv;
+
+		do {
+			iv = hmm_mirror_interval_get(mirror, addr);
+			if (IS_ERR(iv)) {
+				ret = PTR_ERR(iv);
+				break;
+			}
+			ret = hmm_mirror_fault_batch(mirror, iv, addr, next, flags,
+						     arg, pfns, deadline);
+			hmm_mirror_interval_put(iv);
+		} while (ret == HMM_MIRROR_STALE_INTERVAL);
+		if (ret)
+			break;
+		batches++;
+		addr = next;
+	}
+
+	kvfree(pfns);
+out_mmput:
+	mmput(mirror->mm);
+	return ret ? ret : batches;
+}
+
+/**
+ * hmm_mirror_fault() - map a range into the device
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @flags: HMM_MIRROR_FAULT_* flags
+ * @arg: cookie handed to ->prepare and ->commit
+ *
+ * Faults the range in on the CPU side (hmm_range_fault() under mmap_lock,
+ * one batch of up to HMM_MIRROR_BATCH_PAGES pages per aligned interval), then
+ * calls ->commit under the update lock once the interval's notifier sequence
+ * proves the result is still current.  A batch whose sequence moved is
+ * retried with a fresh sequence for up to the fault_timeout_ms parameter.
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: the number of batches committed, or -EFAULT (range not mapped),
+ * -EPERM (write to a read-only mapping), -EBUSY (timed out), -ESRCH (the mm
+ * is gone or the mirror was released), -EINTR, -ENOMEM or ->commit's error.
+ */
+int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
+		     unsigned long end, unsigned int flags, void *arg)
+{
+	if (flags & ~HMM_MIRROR_FAULT_WRITE)
+		return -EINVAL;
+	return hmm_mirror_walk(mirror, start, end, flags, arg);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_fault);
+
+/* ---- snapshots ------------------------------------------------------- */
+
+/*
+ * A snapshot changes nothing, so it needs no persistent interval: one
+ * temporary notifier over the whole request only tells hmm_range_fault()
+ * that a batch raced an invalidation.  No lock: nothing is committed.
+ */
+static bool hmm_mirror_snap_invalidate(struct mmu_interval_notifier *mni,
+				       const struct mmu_notifier_range *range,
+				       unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmm_mirror_snap_ops = {
+	.invalidate = hmm_mirror_snap_invalidate,
+};
+
+/**
+ * hmm_mirror_snapshot_range() - report CPU page-table state, batch by batch
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @owner: device-private pages of this owner are reported as valid
+ *	(hmm_range_fault() shows them only to their owner; others see
+ *	nothing there), usually @mirror->owner
+ * @fn: called with no lock held for each batch of up to
+ *	HMM_MIRROR_BATCH_PAGES entries; a nonzero return stops the walk
+ * @arg: cookie for @fn
+ *
+ * Nothing is faulted in.  Entries are 0 where nothing is mapped,
+ * HMM_PFN_ERROR where access would fail, else HMM_PFN_VALID with
+ * HMM_PFN_WRITE and the mapping order.  A batch that races an invalidation
+ * is taken again, for up to fault_timeout_ms per batch.
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0, @fn's nonzero return, or -EINVAL, -ESRCH, -ENOMEM, -EBUSY.
+ */
+int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, void *owner,
+			      int (*fn)(void *arg, unsigned long addr,
+					const unsigned long *pfns,
+					unsigned long npages),
+			      void *arg)
+{
+	struct mmu_interval_notifier *mni;
+	struct hmm_range range = {
+		.dev_private_owner = owner,
+	};
+	unsigned long addr, deadline, *pfns;
+	int ret;
+
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end || !fn)
+		return -EINVAL;
+	if (!mmget_not_zero(mirror->mm))
+		return -ESRCH;
+	mni = kzalloc(sizeof(*mni), GFP_KERNEL);
+	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!mni || !pfns) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = mmu_interval_notifier_insert(mni, mirror->mm, start, end - start,
+					   &hmm_mirror_snap_ops);
+	if (ret)
+		goto out_free;
+
+	range.notifier = mni;
+	range.hmm_pfns = pfns;
+	deadline = hmm_mirror_deadline();
+	for (addr = start; addr < end && !ret; ) {
+		unsigned long next = min(end, addr +
+					 (HMM_MIRROR_BATCH_PAGES << PAGE_SHIFT));
+
+		range.start = addr;
+		range.end = next;
+		range.notifier_seq = mmu_interval_read_begin(mni);
+		mmap_read_lock(mirror->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mirror->mm);
+		if (ret == -EBUSY && !time_after(jiffies, deadline)) {
+			HMM_MIRROR_COUNT(mirror, retries, 1);
+			ret = 0;
+			cond_resched();
+			continue;
+		}
+		if (ret)
+			break;
+		HMM_MIRROR_COUNT(mirror, snapshots, 1);
+		ret = fn(arg, addr, pfns, (next - addr) >> PAGE_SHIFT);
+		addr = next;
+		deadline = hmm_mirror_deadline();
+	}
+	mmu_interval_notifier_remove(mni);
+out_free:
+	kvfree(pfns);
+	kfree(mni);
+	mmput(mirror->mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_range);
+
+struct hmm_mirror_snap_copy {
+	unsigned long start;
+	unsigned long *out;
+};
+
+static int hmm_mirror_snap_copy(void *arg, unsigned long addr,
+				const unsigned long *pfns, unsigned long npages)
+{
+	struct hmm_mirror_snap_copy *c = arg;
+
+	memcpy(c->out + ((addr - c->start) >> PAGE_SHIFT), pfns,
+	       npages * sizeof(*pfns));
+	return 0;
+}
+
+/**
+ * hmm_mirror_snapshot_owner() - snapshot as seen by another pagemap owner
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @hmm_pfns: output, one hmm_range_fault() entry per page
+ * @owner: device-private pages of this owner are reported as valid
+ *
+ * A driver with several devices asks once per peer owner to tell "in
+ * another device's memory" from "not populated".
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0 or a negative errno.
+ */
+int hmm_mirror_snapshot_owner(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end, unsigned long *hmm_pfns,
+			      void *owner)
+{
+	struct hmm_mirror_snap_copy c = { .start = start, .out = hmm_pfns };
+
+	if (!hmm_pfns)
+		return -EINVAL;
+	return hmm_mirror_snapshot_range(mirror, start, end, owner,
+					 hmm_mirror_snap_copy, &c);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_owner);
+
+/**
+ * hmm_mirror_snapshot() - report CPU page-table state into an array
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ * @hmm_pfns: output, one hmm_range_fault() entry per page
+ *
+ * hmm_mirror_snapshot_range() with the mirror's own owner, into an array.
+ *
+ * Context: process context; may sleep; takes mmap_lock for read.
+ * Return: 0 or a negative errno.
+ */
+int hmm_mirror_snapshot(struct hmm_mirror *mirror, unsigned long start,
+			unsigned long end, unsigned long *hmm_pfns)
+{
+	return hmm_mirror_snapshot_owner(mirror, start, end, hmm_pfns,
+					 mirror->owner);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_snapshot);
+
+/**
+ * hmm_mirror_pfn_is_zero() - does an hmm_range_fault() entry map a zero page?
+ * @hmm_pfn: a valid entry of a current hmm_pfns array
+ *
+ * True for the shared 4 KiB zero page and for the huge zero folio.  The
+ * latter is not exported on 6.12, so it is recognised as a PMD-sized folio
+ * that is neither anonymous nor in a page cache (no mapping).
+ *
+ * Return: true if the device would read zeros that it must never write.
+ */
+bool hmm_mirror_pfn_is_zero(unsigned long hmm_pfn)
+{
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	struct folio *folio;
+
+	if (is_zero_pfn(page_to_pfn(page)))
+		return true;
+	if (hmm_pfn_to_map_order(hmm_pfn) != PMD_SHIFT - PAGE_SHIFT)
+		return false;
+	folio = page_folio(page);
+	return folio_order(folio) == PMD_SHIFT - PAGE_SHIFT &&
+	       !folio_test_anon(folio) && !READ_ONCE(folio->mapping) &&
+	       !is_zone_device_page(page);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_pfn_is_zero);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_mirror: what the files of the layer share, private to lib/.
+ *
+ * The layer is three files: hmm_mirror_main.c (the per-mm object, mirror
+ * registration, the teardown chain, counters, the module), hmm_mirror_fault.c
+ * (mirrored intervals, invalidation, faults and snapshots) and
+ * hmm_mirror_migrate.c (migration and exclusive access).  The locking rules
+ * are in hmm_mirror_main.c.
+ */
+#ifndef _HMM_MIRROR_INTERNAL_H
+#define _HMM_MIRROR_INTERNAL_H
+
+#include <linux/hmm_mirror.h>
+#include <linux/mmu_notifier.h>
+#include <linux/refcount.h>
+
+struct hmm_mirror_mm {
+	struct mmu_notifier mn;
+	struct mutex lock;		/* mirrors, ->released, teardown, exited */
+	struct list_head mirrors;	/* struct hmm_mirror.mm_link */
+	struct list_head teardown;	/* sorted by priority */
+	bool exited;			/* ->release ran: no new users */
+};
+
+/*
+ * One mmu interval notifier over a naturally aligned block.  Every device
+ * entry a mirror holds lies inside a live, linked interval: entries are only
+ * committed under the update lock after checking that the interval was not
+ * @removed, and removal zaps the block under the same lock.
+ */
+struct hmm_mirror_interval {
+	struct mmu_interval_notifier notifier;
+	struct hmm_mirror *mirror;
+	struct rb_node node;
+	unsigned long start;
+	unsigned long end;
+	refcount_t ref;
+	bool removed;			/* under update_lock: unlinked, zapped */
+	struct list_head dead;		/* after unlinking, under no lock */
+	struct rcu_head rcu;
+};
+
+/*
+ * Internal hmm_mirror_fault() flag: map only what the CPU maps now (no
+ * fault); used to map pages right after they migrated to the device.
+ */
+#define HMM_MIRROR_FAULT_PRESENT	BIT(31)
+
+/* Returned by a batch whose interval was removed: take a new one. */
+#define HMM_MIRROR_STALE_INTERVAL	(-ESTALE)
+
+void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n);
+
+#define HMM_MIRROR_COUNT(mirror, field, n) \
+	hmm_mirror_count(mirror, offsetof(struct hmm_mirror_counters, field), n)
+
+unsigned long hmm_mirror_deadline(void);
+void hmm_mirror_debug_delay(void);
+
+struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
+						    unsigned long addr);
+void hmm_mirror_interval_put(struct hmm_mirror_interval *iv);
+void hmm_mirror_intervals_drop(struct hmm_mirror *mirror, unsigned long start,
+			       unsigned long end);
+int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
+			   struct hmm_mirror_interval *iv,
+			   unsigned long start, unsigned long end,
+			   unsigned int flags, void *arg, unsigned long *pfns,
+			   unsigned long deadline);
+
+#endif /* _HMM_MIRROR_INTERNAL_H */

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_mirror: keep device page tables in sync with a process address space.
+ *
+ * The promise: a device never reads or writes memory that the CPU no longer
+ * maps at that address.  Everything below serves it.
+ *
+ * Objects and lifetimes
+ *  - struct hmm_mirror_mm: one per mm, shared by every mirror of that mm and
+ *    by teardown-chain users.  It is an mmu_notifier obtained with
+ *    mmu_notifier_get(), so it is refcounted by the mmu_notifier core; its
+ *    ->release runs once at exit_mmap(), and it is freed by ->free_notifier
+ *    after an SRCU grace period once the last mmu_notifier_put() is done.
+ *  - struct hmm_mirror: embedded in a driver context; holds one reference on
+ *    its hmm_mirror_mm between register and unregister.
+ *  - struct hmm_mirror_interval (hmm_mirror_fault.c): one mmu interval
+ *    notifier per naturally aligned HMM_MIRROR_INTERVAL_SIZE block the device
+ *    maps.  Every device entry lies inside a live interval: the layer commits
+ *    entries (->commit, ->exclusive_commit) only under the update lock, after
+ *    the interval's notifier sequence proved the CPU state current and the
+ *    interval was not removed; removing an interval zaps its block under the
+ *    same lock.
+ *
+ * Invalidations reach every mirror whose interval covers the range, whatever
+ * caused them: another file, another device, the device's own migration
+ * (there is no owner filter).  The one exception is the mirror's own
+ * exclusive grant (MMU_NOTIFY_EXCLUSIVE whose owner is the mirror itself):
+ * the device keeps mapping the very pages the CPU entries now point at, so
+ * neither a zap nor a sequence change is needed, and its commit still sees
+ * every other event.
+ *
+ * Locking rules (outermost first)
+ *  - mmm->lock (mutex): the mirror list, every mirror's ->released flag, the
+ *    teardown chain.  ->release callbacks and teardown callbacks run under it.
+ *  - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount): writers of the
+ *    interval tree.  Readers on the fault path walk the tree under RCU and
+ *    trust a hit that they could take a reference on; a miss is trusted only
+ *    if tree_seq did not move, otherwise they retry, and finally fall back to
+ *    tree_lock.  mmu_interval_notifier_insert() may take mmap_lock for write
+ *    under tree_lock, so tree_lock is never taken with mmap_lock held.
+ *  - mmap_lock (read): held around hmm_range_fault(), migrate_vma_*() and
+ *    make_device_exclusive_range(); never around a driver callback except
+ *    ->migrate_alloc_copy.
+ *  - mirror->update_lock (mutex): the driver's device page table, a
+ *    mirror's ->dead flag and its intervals' ->removed flags.  Taken in
+ *    invalidation callbacks, which reclaim can call: nothing under it may
+ *    allocate memory with reclaim.  Non-blockable invalidations (the OOM
+ *    reaper) only trylock it and refuse the invalidation when it is busy.
+ *  - ->commit, ->exclusive_commit and ->invalidate run under update_lock;
+ *    ->prepare runs with no lock held.
+ *  - After ->release, no driver callback but ->migrate_alloc_copy of a
+ *    migration already past its checks runs for that mirror.
+ */
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "hmm_mirror_internal.h"
+
+static unsigned int fault_timeout_ms = 1000;
+module_param(fault_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(fault_timeout_ms,
+		 "Give up a fault or snapshot batch after retrying this long (ms, default 1000)");
+
+static unsigned int debug_delay_us;
+module_param(debug_delay_us, uint, 0644);
+MODULE_PARM_DESC(debug_delay_us,
+		 "Test hook: sleep this long (us) in every window between reading CPU state and committing it (default 0)");
+
+/* Widen the race windows on purpose (tests only; a no-op by default). */
+void hmm_mirror_debug_delay(void)
+{
+	unsigned int us = READ_ONCE(debug_delay_us);
+
+	if (us)
+		usleep_range(us, us + us / 4 + 1);
+}
+
+/* When a batch that starts now must give up retrying. */
+unsigned long hmm_mirror_deadline(void)
+{
+	return jiffies + msecs_to_jiffies(READ_ONCE(fault_timeout_ms));
+}
+
+void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n)
+{
+	atomic64_add(n, (atomic64_t *)((char *)&mirror->stats + offset));
+	if (mirror->parent)
+		atomic64_add(n, (atomic64_t *)((char *)mirror->parent + offset));
+}
+
+/* ---- per-mm object and the teardown chain --------------------------- */
+
+static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
+{
+	struct hmm_mirror_mm *mmm = kzalloc(sizeof(*mmm), GFP_KERNEL);
+
+	if (!mmm)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&mmm->lock);
+	INIT_LIST_HEAD(&mmm->mirrors);
+	INIT_LIST_HEAD(&mmm->teardown);
+	return &mmm->mn;
+}
+
+static void hmm_mirror_mm_free(struct mmu_notifier *mn)
+{
+	struct hmm_mirror_mm *mmm = container_of(mn, struct hmm_mirror_mm, mn);
+
+	WARN_ON(!list_empty(&mmm->mirrors));
+	WARN_ON(!list_empty(&mmm->teardown));
+	mutex_destroy(&mmm->lock);
+	kfree(mmm);
+}
+
+/* Under mmm->lock: the one place a mirror's ->release is called. */
+static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
+				      enum hmm_mirror_release_reason reason)
+{
+	lockdep_assert_held(&mirror->mmm->lock);
+	if (mirror->released)
+		return;
+	mirror->released = true;
+	/* From here on ->invalidate and the commits are never called. */
+	mutex_lock(&mirror->update_lock);
+	WRITE_ONCE(mirror->dead, true);
+	mutex_unlock(&mirror->update_lock);
+	mirror->ops->release(mirror, reason);
+}
+
+/*
+ * mmu_notifier ->release: exit_mmap() calls it exactly once, under SRCU,
+ * before the pages of the mm are freed.  Every mirror is released, then the
+ * teardown chain runs in priority order.
+ */
+static void hmm_mirror_mm_release(struct mmu_notifier *mn,
+				  struct mm_struct *mm)
+{
+	struct hmm_mirror_mm *mmm = container_of(mn, struct hmm_mirror_mm, mn);
+	struct hmm_mirror_teardown *td;
+	struct hmm_mirror *mirror;
+
+	mutex_lock(&mmm->lock);
+	if (WARN_ON_ONCE(mmm->exited))
+		goto out;
+	mmm->exited = true;
+	list_for_each_entry(mirror, &mmm->mirrors, mm_link)
+		hmm_mirror_release_locked(mirror, HMM_MIRROR_RELEASE_EXIT);
+	while ((td = list_first_entry_or_null(&mmm->teardown,
+					      struct hmm_mirror_teardown,
+					      link))) {
+		list_del_init(&td->link);
+		td->ran = true;
+		td->fn(td, mm);
+	}
+out:
+	mutex_unlock(&mmm->lock);
+}
+
+static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
+	.release = hmm_mirror_mm_release,
+	.alloc_notifier = hmm_mirror_mm_alloc,
+	.free_notifier = hmm_mirror_mm_free,
+};
+
+/**
+ * hmm_mirror_add_teardown() - add an entry to the mm's teardown chain
+ * @mirror: a registered mirror of the mm
+ * @td: the entry, with @fn and @priority set
+ *
+ * The entry runs once when the mm is torn down, after every mirror of the
+ * mm was released.  The caller must remove it with
+ * hmm_mirror_remove_teardown() before unregistering @mirror.
+ *
+ * Return: 0, or -ESRCH if the mm is already torn down.
+ */
+int hmm_mirror_add_teardown(struct hmm_mirror *mirror,
+			    struct hmm_mirror_teardown *td)
+{
+	struct hmm_mirror_mm *mmm = mirror->mmm;
+	struct hmm_mirror_teardown *pos;
+	int ret = 0;
+
+	td->ran = false;
+	mutex_lock(&mmm->lock);
+	if (mmm->exited) {
+		ret = -ESRCH;
+		goto out;
+	}
+	/* Insert before the first entry with a higher priority. */
+	list_for_each_entry(pos, &mmm->teardown, link)
+		if (pos->priority > td->priority)
+			break;
+	list_add_tail(&td->link, &pos->link);
+out:
+	mutex_unlock(&mmm->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_add_teardown);
+
+/**
+ * hmm_mirror_remove_teardown() - remove an entry from the teardown chain
+ * @mirror: the mirror @td was added through
+ * @td: the entry
+ *
+ * If the chain is running, waits until it has finished.
+ *
+ * Return: true if @td's function ran (the mm was torn down), false if it was
+ * removed before it could run.
+ */
+bool hmm_mirror_remove_teardown(struct hmm_mirror *mirror,
+				struct hmm_mirror_teardown *td)
+{
+	struct hmm_mirror_mm *mmm = mirror->mmm;
+	bool ran;
+
+	mutex_lock(&mmm->lock);
+	ran = td->ran;
+	if (!ran)
+		list_del_init(&td->link);
+	mutex_unlock(&mmm->lock);
+	return ran;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_remove_teardown);
+
+/* ---- registration --------------------------------------------------- */
+
+/**
+ * hmm_mirror_register() - bind a mirror to an mm
+ * @mirror: the mirror, with @ops (and optionally @owner, @parent) set
+ * @mm: the mm to mirror; the caller must hold a user reference on it
+ *	(current->mm, or one taken with mmget_not_zero())
+ *
+ * Several mirrors (devices) may mirror the same mm; they share one per-mm
+ * object and its teardown chain.
+ *
+ * Context: process context, takes mmap_lock for write.
+ * Return: 0 or a negative errno.
+ */
+int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
+{
+	struct mmu_notifier *mn;
+	struct hmm_mirror_mm *mmm;
+	int ret;
+
+	if (WARN_ON(!mirror->ops || !mirror->ops->invalidate ||
+		    !mirror->ops->release || !mirror->ops->commit))
+		return -EINVAL;
+
+	mutex_init(&mirror->update_lock);
+	mutex_init(&mirror->tree_lock);
+	seqcount_mutex_init(&mirror->tree_seq, &mirror->tree_lock);
+	mirror->intervals = RB_ROOT;
+	mirror->released = false;
+	mirror->dead = false;
+	mirror->debugfs = NULL;
+
+	/* Make interval inserts never need mmap_lock later. */
+	ret = mmu_notifier_register(NULL, mm);
+	if (ret)
+		return ret;
+	mn = mmu_notifier_get(&hmm_mirror_mm_ops, mm);
+	if (IS_ERR(mn))
+		return PTR_ERR(mn);
+	mmm = container_of(mn, struct hmm_mirror_mm, mn);
+
+	mutex_lock(&mmm->lock);
+	if (mmm->exited) {
+		ret = -ESRCH;
+		goto err_unlock;
+	}
+	mirror->mmm = mmm;
+	mirror->mm = mm;
+	list_add_tail(&mirror->mm_link, &mmm->mirrors);
+	mutex_unlock(&mmm->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&mmm->lock);
+	mmu_notifier_put(mn);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_register);
+
+/**
+ * hmm_mirror_unregister() - unbind a mirror
+ * @mirror: a registered mirror
+ *
+ * Calls ->release unless mm teardown already did (then waits for it to have
+ * finished), removes every interval notifier, and drops the per-mm
+ * reference.  The caller must make sure no other hmm_mirror call on
+ * @mirror runs concurrently or later.
+ *
+ * Context: process context; may sleep.
+ */
+void hmm_mirror_unregister(struct hmm_mirror *mirror)
+{
+	struct hmm_mirror_mm *mmm = mirror->mmm;
+
+	mutex_lock(&mmm->lock);
+	hmm_mirror_release_locked(mirror, HMM_MIRROR_RELEASE_UNREGISTER);
+	list_del(&mirror->mm_link);
+	mutex_unlock(&mmm->lock);
+
+	debugfs_remove(mirror->debugfs);
+	hmm_mirror_intervals_drop(mirror, 0, ULONG_MAX);
+	WARN_ON(!RB_EMPTY_ROOT(&mirror->intervals));
+	mmu_notifier_put(&mmm->mn);
+	mirror->mmm = NULL;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_unregister);
+
+/* ---- counters ------------------------------------------------------- */
+
+/**
+ * hmm_mirror_counters_show() - print counters as "name value" lines
+ * @m: the seq_file
+ * @c: the counters
+ *
+ * Return: 0.
+ */
+int hmm_mirror_counters_show(struct seq_file *m,
+			     const struct hmm_mirror_counters *c)
+{
+	seq_printf(m, "faults %lld\n", atomic64_read(&c->faults));
+	seq_printf(m, "pages_faulted %lld\n", atomic64_read(&c->pages_faulted));
+	seq_printf(m, "retries %lld\n", atomic64_read(&c->retries));
+	seq_printf(m, "timeouts %lld\n", atomic64_read(&c->timeouts));
+	seq_printf(m, "invalidations %lld\n", atomic64_read(&c->invalidations));
+	seq_printf(m, "invalidations_nonblock %lld\n",
+		   atomic64_read(&c->invalidations_nonblock));
+	seq_printf(m, "nonblock_refusals %lld\n",
+		   atomic64_read(&c->nonblock_refusals));
+	seq_printf(m, "snapshots %lld\n", atomic64_read(&c->snapshots));
+	seq_printf(m, "self_invalidations %lld\n",
+		   atomic64_read(&c->self_invalidations));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_counters_show);
+
+static int hmm_mirror_debugfs_show(struct seq_file *m, void *unused)
+{
+	struct hmm_mirror *mirror = m->private;
+
+	return hmm_mirror_counters_show(m, &mirror->stats);
+}
+DEFINE_SHOW_ATTRIBUTE(hmm_mirror_debugfs);
+
+/**
+ * hmm_mirror_debugfs_create() - expose a mirror's counters in debugfs
+ * @mirror: a registered mirror
+ * @parent: the debugfs directory
+ * @name: the file name
+ *
+ * The file goes away in hmm_mirror_unregister().
+ */
+void hmm_mirror_debugfs_create(struct hmm_mirror *mirror,
+			       struct dentry *parent, const char *name)
+{
+	mirror->debugfs = debugfs_create_file(name, 0444, parent, mirror,
+					      &hmm_mirror_debugfs_fops);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_debugfs_create);
+
+static void __exit hmm_mirror_exit(void)
+{
+	/* Wait for the SRCU-deferred frees of per-mm objects. */
+	mmu_notifier_synchronize();
+	rcu_barrier();
+}
+module_exit(hmm_mirror_exit);
+
+MODULE_DESCRIPTION("HMM mirror layer: device page tables kept in sync with a process mm");
+MODULE_LICENSE("GPL");
