@@ -654,6 +654,9 @@ TEST_F(unload, module_unload_with_device_pages)
 	fill(p, npages, 49);
 	ASSERT_EQ(to_dev(fd, p, npages, NULL), 0);
 	close(fd);
+	/* Device pages in use hold the module: unload is refused, not hung. */
+	ASSERT_NE(system("rmmod mnmirror 2>/dev/null"), 0);
+	ASSERT_EQ(debugfs_write(0, "evict", 1), 0);
 	ASSERT_EQ(system("rmmod mnmirror"), 0);
 	ASSERT_EQ(check(p, npages, 49), -1);
 	snprintf(cmd, sizeof(cmd), "insmod %s %s", ko, kargs ? kargs : "");

@@ -9,8 +9,11 @@
  * there.  Pages in use sit on an LRU list; a device access only sets a
  * referenced bit.  When the device is full (or at the debugfs devmem_limit),
  * the oldest unreferenced pages are evicted to system memory with
- * migrate_device_range() (referenced ones get a second chance).  Module
- * unload evicts all.
+ * migrate_device_range() (referenced ones get a second chance).  Every
+ * device page in use holds a reference on the module, so unloading fails
+ * with -EBUSY while any process still has data in device memory, instead of
+ * blocking in memunmap_pages(); the debugfs file "evict" (or the test_hmm
+ * ABI's RELEASE) moves everything back to system memory first.
  *
  * Locking: devmem->lock (spinlock) protects the free and LRU lists and the
  * counts; it is taken in ->page_free and never held across anything that
@@ -25,6 +28,7 @@
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -115,6 +119,12 @@ static void mnm_devmem_page_free(struct page *page)
 	dm->nfree++;
 	dm->nused--;
 	spin_unlock(&dm->lock);
+	/*
+	 * The page's reference on the module.  Not the last code to run: the
+	 * caller puts the pgmap reference after this, which memunmap_pages()
+	 * (module exit) waits for.
+	 */
+	module_put(THIS_MODULE);
 }
 
 /* Copy a device page out to a new, locked system page; NULL on failure. */
@@ -362,8 +372,10 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 			break;
 	}
 	/* Outside the lock: initialise (ref 1, locked) what we took. */
-	for (tries = 0; tries < got; tries++)
+	for (tries = 0; tries < got; tries++) {
+		__module_get(THIS_MODULE);	/* dropped in ->page_free */
 		zone_device_page_init(pages[tries]);
+	}
 	return got;
 }
 
@@ -484,8 +496,15 @@ static int mnm_fail_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(mnm_fail_fops, mnm_fail_get, mnm_fail_set, "%llu\n");
 
+static int mnm_evict_set(void *data, u64 val)
+{
+	mnm_devmem_evict_all(data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mnm_evict_fops, NULL, mnm_evict_set, "%llu\n");
+
 /**
- * mnm_devmem_debugfs() - devmem, devmem_limit and fail_alloc in debugfs
+ * mnm_devmem_debugfs() - devmem, devmem_limit, fail_alloc and evict in debugfs
  * @mdev: the device
  */
 void mnm_devmem_debugfs(struct mnm_device *mdev)
@@ -495,6 +514,8 @@ void mnm_devmem_debugfs(struct mnm_device *mdev)
 				   &mdev->devmem, &mnm_limit_fops);
 	debugfs_create_file_unsafe("fail_alloc", 0644, mdev->debugfs,
 				   &mdev->devmem, &mnm_fail_fops);
+	debugfs_create_file_unsafe("evict", 0200, mdev->debugfs, mdev,
+				   &mnm_evict_fops);
 }
 
 /**
@@ -561,10 +582,12 @@ void mnm_devmem_evict_all(struct mnm_device *mdev)
 }
 
 /**
- * mnm_devmem_fini() - evict every page to system memory, free the chunks
- * @mdev: the device, with no open files left
+ * mnm_devmem_fini() - free the chunks
+ * @mdev: the device, with no open files and no device page in use (each
+ *	holds a module reference), or the module init failure path
  *
- * Data of processes that still map device pages moves to system memory.
+ * Never blocks on pages in use: if some were, it reports them and leaks the
+ * chunks rather than wait in memunmap_pages() forever.
  */
 void mnm_devmem_fini(struct mnm_device *mdev)
 {
@@ -572,8 +595,9 @@ void mnm_devmem_fini(struct mnm_device *mdev)
 	unsigned int i;
 
 	mnm_devmem_evict_all(mdev);
-	WARN(dm->nused, "mnmirror: %lu device pages could not be evicted\n",
-	     dm->nused);
+	if (WARN(dm->nused, "mnmirror: %lu device pages still in use, leaking device memory\n",
+		 dm->nused))
+		return;
 	for (i = 0; i < dm->nchunks; i++) {
 		struct mnm_chunk *c = dm->chunks[i];
 
