@@ -153,7 +153,7 @@ static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
 	 * orders that before the store that publishes it to lockless readers.
 	 */
 	write_seqcount_begin(&mirror->tree_seq);
-	rb_link_node(&iv->node, parent, link);
+	rb_link_node_rcu(&iv->node, parent, link);
 	rb_insert_color(&iv->node, &mirror->intervals);
 	write_seqcount_end(&mirror->tree_seq);
 }
@@ -261,6 +261,36 @@ EXPORT_SYMBOL_GPL(hmm_mirror_forget);
 
 /* ---- faults ---------------------------------------------------------- */
 
+/*
+ * hmm_range_fault() reports the mirror's own device-private pages without
+ * faulting them, read-only ones too (fork makes them copy-on-write in both
+ * processes), and ignores HMM_PFN_REQ_WRITE for them.  A device write needs
+ * what a CPU write would get: fault each such page back to a private system
+ * page, as a stranger to it (no owner).  Called with mmap_lock held.
+ */
+static int hmm_mirror_fault_own_readonly(struct hmm_range *range)
+{
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	struct hmm_range one = *range;
+	int ret;
+
+	one.dev_private_owner = NULL;
+	for (i = 0; i < npages; i++) {
+		unsigned long pfn = range->hmm_pfns[i];
+
+		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_WRITE) ||
+		    !is_device_private_page(hmm_pfn_to_page(pfn)))
+			continue;
+		one.start = range->start + (i << PAGE_SHIFT);
+		one.end = one.start + PAGE_SIZE;
+		one.hmm_pfns = &range->hmm_pfns[i];
+		ret = hmm_range_fault(&one);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /**
  * hmm_mirror_fault_batch() - fault and commit one batch within one interval
  * @mirror: the mirror
@@ -311,6 +341,9 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
+		if (!ret && (flags & HMM_MIRROR_FAULT_WRITE) &&
+		    !(flags & HMM_MIRROR_FAULT_PRESENT))
+			ret = hmm_mirror_fault_own_readonly(&range);
 		mmap_read_unlock(mm);
 		if (ret == -EBUSY)
 			goto retry;
@@ -385,6 +418,11 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 			ret = hmm_mirror_fault_batch(mirror, iv, addr, next, flags,
 						     arg, pfns, deadline);
 			hmm_mirror_interval_put(iv);
+			if (ret == HMM_MIRROR_STALE_INTERVAL &&
+			    time_after(jiffies, deadline)) {
+				HMM_MIRROR_COUNT(mirror, timeouts, 1);
+				ret = -EBUSY;
+			}
 		} while (ret == HMM_MIRROR_STALE_INTERVAL);
 		if (ret)
 			break;

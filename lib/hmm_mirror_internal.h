@@ -47,8 +47,11 @@ struct hmm_mirror_interval {
  */
 #define HMM_MIRROR_FAULT_PRESENT	BIT(31)
 
-/* Returned by a batch whose interval was removed: take a new one. */
-#define HMM_MIRROR_STALE_INTERVAL	(-ESTALE)
+/*
+ * Returned by a batch whose interval was removed: take a new one.  Positive,
+ * so that no errno of a driver callback can be mistaken for it.
+ */
+#define HMM_MIRROR_STALE_INTERVAL	1
 
 void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n);
 

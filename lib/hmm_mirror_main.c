@@ -126,9 +126,14 @@ static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
 	if (mirror->released)
 		return;
 	mirror->released = true;
-	/* From here on ->invalidate and the commits are never called. */
+	/*
+	 * From here on ->invalidate and the commits are never called, so the
+	 * device forgets everything in the same critical section: an munmap
+	 * between this and ->release must not find entries nobody zaps.
+	 */
 	mutex_lock(&mirror->update_lock);
 	WRITE_ONCE(mirror->dead, true);
+	mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX);
 	mutex_unlock(&mirror->update_lock);
 	mirror->ops->release(mirror, reason);
 }

@@ -207,6 +207,9 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end ||
 	    (flags & ~HMM_MIRROR_MIGRATE_FLAGS))
 		return -EINVAL;
+	/* Pulling from peers and mapping make sense only towards the device. */
+	if (!to_device && (flags & ~HMM_MIRROR_MIGRATE_TO_DEVICE))
+		return -EINVAL;
 	src = kvmalloc_array(2 * HMM_MIRROR_BATCH_PAGES, sizeof(*src),
 			     GFP_KERNEL);
 	if (!src)
@@ -282,6 +285,33 @@ static void hmm_mirror_split_thp(struct hmm_mirror *mirror,
 				MIGRATE_VMA_SELECT_SYSTEM);
 	if (!migrate_vma_setup(&args))
 		migrate_vma_finalize(&args);
+}
+
+/*
+ * Before a grant: fault the range in for writing as the CPU would (no owner,
+ * so even our own device pages come back).  This restores device-exclusive
+ * entries left by an earlier grant and breaks copy-on-write; otherwise the
+ * grant's own GUP does it, and the NULL-owner events of those faults move
+ * the sequence after read_begin, so that every attempt would fail.  Best
+ * effort: the grant reports what is still wrong.  mmap_lock held for read.
+ */
+static void hmm_mirror_exclusive_prefault(struct hmm_mirror_interval *iv,
+					  unsigned long start,
+					  unsigned long end,
+					  unsigned long *pfns)
+{
+	struct hmm_range range = {
+		.notifier = &iv->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	int tries = 8;
+
+	do {
+		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
+	} while (hmm_range_fault(&range) == -EBUSY && --tries);
 }
 
 /*
@@ -362,10 +392,11 @@ static long hmm_mirror_exclusive_block(struct hmm_mirror *mirror,
 			return -EFAULT;
 		}
 		*next = min3(end, vma->vm_end, iv->end);
+		hmm_mirror_exclusive_prefault(iv, addr, *next, src);
 		/*
-		 * Split THPs before the first attempt and after a refusal: its
-		 * FOLL_SPLIT_PMD would leave a PTE-mapped large folio that
-		 * nothing splits any more.
+		 * Split THPs before every attempt: the grant's FOLL_SPLIT_PMD
+		 * would leave a PTE-mapped large folio whose tail pages it
+		 * refuses, and that nothing splits any more.
 		 */
 		if (vma_is_anonymous(vma))
 			hmm_mirror_split_thp(mirror, vma, addr, *next, src);

@@ -104,8 +104,12 @@ struct hmm_mirror_migrate_result {
  *	in an interval the mirror maps, whoever caused it (other files, other
  *	devices, this device's own migrations).  Must not sleep when
  *	mmu_notifier_range_blockable(@range) is false.  @range is NULL when
- *	the layer drops an interval on its own (hmm_mirror_forget()).  Never
- *	called after ->release.  Required.
+ *	the layer drops entries on its own: an interval in hmm_mirror_forget(),
+ *	everything ([0, ULONG_MAX)) right before ->release.  Never called
+ *	after ->release.  A device that wrote to a system page must have
+ *	marked its folio dirty (folio_mark_dirty()) by the time the entry is
+ *	zapped: hmm_range_fault() reports clean writable pages as writable,
+ *	and reclaim discards clean pages (MADV_FREE, swap cache).  Required.
  * @release: drop every device mapping of the mirror; called exactly once per
  *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
  *	whichever comes first, with the update lock NOT held.  After it returns

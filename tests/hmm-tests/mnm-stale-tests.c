@@ -420,7 +420,7 @@ TEST_F_TIMEOUT(stale, forget_races_fault, 180)
 static void dontneed_race(struct __test_metadata *_metadata, int fd, int op,
 			  int rounds)
 {
-	unsigned long npages = 8;
+	unsigned long npages = 8, ok = 0;
 	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
 	char *buf = malloc(npages * PS);
 	atomic_bool stop;
@@ -441,12 +441,16 @@ static void dontneed_race(struct __test_metadata *_metadata, int fd, int op,
 		}
 		atomic_store(&stop, true);
 		ASSERT_EQ(pthread_join(th, NULL), 0);
+		ok += r.ok;
 		/* Device first: a CPU touch would bring device pages back. */
 		ASSERT_EQ(stale_entry(fd, p, npages), -1);
 		ASSERT_EQ(mnm_read(fd, p, buf, npages), 0);
 		for (i = 0; i < (int)(npages * PS); i++)
 			ASSERT_EQ(buf[i], p[i]);
 	}
+	/* The race must not starve the device operation. */
+	TH_LOG("%lu of the racing device operations succeeded", ok);
+	ASSERT_GT(ok, 0);
 	munmap(p, npages * PS);
 	free(buf);
 }
@@ -465,6 +469,88 @@ TEST_F_TIMEOUT(stale, exclusive_races_dontneed, 180)
 	NEED_MIGRATE(self->a);
 	ASSERT_EQ(write_param(DELAY_PARAM, 3000), 0);
 	dontneed_race(_metadata, self->a, 3, 15);
+}
+
+/* ---- exclusive grants that must not livelock ----------------------------- */
+
+/* Granting twice, after a read (zero page), and an untouched 2 MiB range. */
+TEST_F(stale, exclusive_again_and_after_read)
+{
+	unsigned long npages = 16, left;
+	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
+	char *h = map_aligned(HPS);
+	char *buf = malloc(HPS);
+	struct drm_mnm_exclusive e = { .size = sizeof(e) };
+
+	NEED_MIGRATE(self->a);
+	ASSERT_EQ(mnm_read(self->a, p, buf, npages), 0);	/* zero pages */
+	ASSERT_EQ(exclusive(self->a, p, npages), 0);
+	ASSERT_EQ(exclusive(self->a, p, npages), 0);		/* again */
+	e.addr = (unsigned long)p;
+	e.npages = npages;
+	ASSERT_EQ(mnm_ioctl(self->a, DRM_IOCTL_MNM_CHECK_EXCLUSIVE, &e), 0);
+	left = e.exclusive;
+	ASSERT_EQ(left, npages);
+	ASSERT_EQ(exclusive(self->b, p, npages), 0);		/* another file */
+	ASSERT_EQ(stale_entry(self->a, p, npages), -1);
+	e.addr = (unsigned long)p;	/* a's grant went to b */
+	ASSERT_EQ(mnm_ioctl(self->a, DRM_IOCTL_MNM_CHECK_EXCLUSIVE, &e), 0);
+	ASSERT_EQ(e.exclusive, 0);
+	for (left = 0; left < npages * PS; left++)
+		ASSERT_EQ(p[left], 0);
+	madvise(h, HPS, MADV_HUGEPAGE);
+	ASSERT_EQ(exclusive(self->a, h, HPS / PS), 0);		/* untouched THP */
+	fill(h, HPS / PS, 5);
+	ASSERT_EQ(mnm_read(self->a, h, buf, HPS / PS), 0);
+	ASSERT_EQ(check(buf, HPS / PS, 5), -1);
+	munmap(p, npages * PS);
+	munmap(h, HPS);
+	free(buf);
+}
+
+/* After fork our device pages are read-only: a device write must work. */
+TEST_F(stale, device_write_after_fork)
+{
+	unsigned long npages = 16;
+	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
+	char *buf = malloc(npages * PS);
+	int status;
+	pid_t pid;
+
+	NEED_MIGRATE(self->a);
+	fill(p, npages, 60);
+	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		usleep(200000);
+		_exit(check(p, npages, 60) == -1 ? 0 : 1);
+	}
+	fill(buf, npages, 61);
+	ASSERT_EQ(mnm_write(self->a, p, buf, npages), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(WEXITSTATUS(status), 0);	/* the child kept its copy */
+	ASSERT_EQ(check(p, npages, 61), -1);
+	munmap(p, npages * PS);
+	free(buf);
+}
+
+/* A device write must dirty the page, or reclaim discards it as clean. */
+TEST_F(stale, device_write_survives_madv_free)
+{
+	unsigned long npages = 16;
+	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
+	char *buf = malloc(npages * PS);
+
+	fill(p, npages, 70);
+	ASSERT_EQ(madvise(p, npages * PS, MADV_FREE), 0);
+	fill(buf, npages, 71);
+	ASSERT_EQ(mnm_write(self->a, p, buf, npages), 0);
+	if (madvise(p, npages * PS, MADV_PAGEOUT))
+		SKIP(return, "no MADV_PAGEOUT");
+	ASSERT_EQ(check(p, npages, 71), -1);
+	munmap(p, npages * PS);
+	free(buf);
 }
 
 /* ---- smaller defects ---------------------------------------------------- */

@@ -461,7 +461,7 @@ DEFINE_SHOW_ATTRIBUTE(mnm_devmem);
 
 static int mnm_limit_get(void *data, u64 *val)
 {
-	*val = ((struct mnm_devmem *)data)->limit;
+	*val = READ_ONCE(((struct mnm_devmem *)data)->limit);
 	return 0;
 }
 
@@ -473,7 +473,7 @@ static int mnm_limit_set(void *data, u64 val)
 	if (!val || val > max)
 		return -EINVAL;
 	spin_lock(&dm->lock);
-	dm->limit = val;
+	WRITE_ONCE(dm->limit, val);
 	spin_unlock(&dm->lock);
 	return 0;
 }
@@ -481,7 +481,7 @@ DEFINE_DEBUGFS_ATTRIBUTE(mnm_limit_fops, mnm_limit_get, mnm_limit_set, "%llu\n")
 
 static int mnm_fail_get(void *data, u64 *val)
 {
-	*val = ((struct mnm_devmem *)data)->fail_alloc;
+	*val = READ_ONCE(((struct mnm_devmem *)data)->fail_alloc);
 	return 0;
 }
 
@@ -490,7 +490,7 @@ static int mnm_fail_set(void *data, u64 val)
 	struct mnm_devmem *dm = data;
 
 	spin_lock(&dm->lock);
-	dm->fail_alloc = min_t(u64, val, UINT_MAX);
+	WRITE_ONCE(dm->fail_alloc, min_t(u64, val, UINT_MAX));
 	spin_unlock(&dm->lock);
 	return 0;
 }

@@ -366,10 +366,18 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 		} else {
 			vaddr = kmap_local_page(page);
 		}
-		if (write)
+		if (write) {
 			memcpy(vaddr, bounce + (i << PAGE_SHIFT), PAGE_SIZE);
-		else
+			/*
+			 * Like a CPU store: reclaim must not drop the page as
+			 * clean (MADV_FREE, swap cache).  The entry's notifier
+			 * keeps the folio from being truncated meanwhile.
+			 */
+			if (!(pte & MNM_PTE_DEVICE))
+				folio_mark_dirty(page_folio(page));
+		} else {
 			memcpy(bounce + (i << PAGE_SHIFT), vaddr, PAGE_SIZE);
+		}
 		if (!(pte & MNM_PTE_DEVICE))
 			kunmap_local(vaddr);
 	}
