@@ -5,6 +5,7 @@
 #   make            modules for the debug kernel + userspace + tests
 #   make check      everything in QEMU guests, plus static checks
 #   make demo       boot a guest and run the mnmctl walk-through
+#   make fuzz       the differential checker in a guest (SEED=1 OPS=100000)
 #   make FLAVOUR=stock modules     (or perf; or KDIR=/path/to/kernel/build)
 
 MNM_CACHE ?= /var/cache/mnmirror
@@ -27,11 +28,12 @@ LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/mnmirro
 SOLIB := $(B)/lib/libmnmirror.so.1.0.0
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
-TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/lib-integration $(B)/tests/lib-unit
+TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/lib-integration $(B)/tests/lib-unit \
+	$(B)/tests/mnm-fuzz
 UPSTREAM := $(B)/upstream/hmm-tests
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
 
-.PHONY: all modules kernel userspace tests upstream check demo clean deps install bench
+.PHONY: all modules kernel userspace tests upstream check demo clean deps install bench fuzz
 all: modules userspace tests
 
 deps:
@@ -103,6 +105,14 @@ $(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mn
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
+# The differential checker (tests/fuzz): a seeded model of the address space
+# checked against every device result; replays and shrinks what fails.
+FUZZ_SRC := $(wildcard tests/fuzz/*.c)
+$(B)/tests/mnm-fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Iinclude/uapi $(DRM_CFLAGS) -I$(KSRC) \
+		-Itests/hmm-tests -o $@ $(FUZZ_SRC) -lpthread
+
 # Upstream's selftest, built unmodified from the installed kernel source.
 upstream: $(UPSTREAM)
 $(UPSTREAM): | $(KSRC)/Makefile
@@ -140,6 +150,17 @@ demo:
 	scripts/build-modules debug
 	$(MAKE) userspace
 	scripts/vm --kernel debug -- $(B)/bin/mnmctl demo
+
+# make fuzz [SEED=1] [OPS=100000] [FUZZ_KERNEL=debug] [FUZZ_ARGS=...]
+SEED ?= 1
+OPS ?= 100000
+FUZZ_KERNEL ?= debug
+fuzz:
+	scripts/deps
+	scripts/build-modules $(FUZZ_KERNEL)
+	$(MAKE) $(B)/tests/mnm-fuzz
+	scripts/vm --kernel $(FUZZ_KERNEL) --param mnmirror.compat=1 --timeout 7200 -- \
+		$(B)/tests/mnm-fuzz --seed $(SEED) --ops $(OPS) $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(B)

@@ -153,7 +153,7 @@ static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
 	 * orders that before the store that publishes it to lockless readers.
 	 */
 	write_seqcount_begin(&mirror->tree_seq);
-	rb_link_node_rcu(&iv->node, parent, link);
+	rb_link_node(&iv->node, parent, link);
 	rb_insert_color(&iv->node, &mirror->intervals);
 	write_seqcount_end(&mirror->tree_seq);
 }

@@ -221,7 +221,7 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 
 	for (addr = start; addr < end && !ret; addr = cend) {
 		struct hmm_mirror_interval *iv = NULL;
-		unsigned long a, next, moved = res->migrated;
+		unsigned long a, next;
 
 		cend = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
 				HMM_MIRROR_INTERVAL_SIZE);
@@ -252,7 +252,11 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 		}
 		mmap_read_unlock(mm);
 		if (iv) {
-			if ((flags & HMM_MIRROR_MIGRATE_MAP) && res->migrated != moved)
+			/*
+			 * Even when nothing moved: migrate_vma_setup()'s event
+			 * zapped what was already in device memory too.
+			 */
+			if (flags & HMM_MIRROR_MIGRATE_MAP)
 				hmm_mirror_map_present(mirror, iv, addr, cend, arg,
 						       src);
 			hmm_mirror_interval_put(iv);

@@ -162,7 +162,11 @@ static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
 	/* Its MMU_NOTIFY_MIGRATE event zaps every mirror mapping the page. */
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	if (src & MIGRATE_PFN_MIGRATE) {
+	/*
+	 * The entry may be gone by now (an munmap or MADV_DONTNEED raced the
+	 * fault): migrate_vma_setup() then selects an empty PTE, with no page.
+	 */
+	if ((src & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(src)) {
 		struct page *dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src),
 							 vmf->vma, start);
 
