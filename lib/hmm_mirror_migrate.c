@@ -34,23 +34,29 @@
 					 HMM_MIRROR_MIGRATE_MAP)
 
 /*
- * Fault the batch in for reading with our owner: pages in another device's
- * memory come back to system memory (their owner's migrate_to_ram), swap
- * entries are read in, holes get the zero page.  Our own device pages stay.
- * Called with mmap_lock held for read; best effort.
+ * Fault [start, end) in on the CPU side, best effort, under mmap_lock (read):
+ *  - before migrating to the device, for reading, as @owner (the mirror's
+ *    own): pages in another device's memory come back to system memory
+ *    (their owner's migrate_to_ram), swap entries are read in, holes get the
+ *    zero page; our own device pages stay;
+ *  - before an exclusive grant, for writing, with no owner: even our own
+ *    device pages come back, device-exclusive entries left by an earlier
+ *    grant are restored and copy-on-write is broken, so that the grant's own
+ *    GUP causes no event that moves the sequence after read_begin (every
+ *    attempt would fail otherwise).
  */
-static void hmm_mirror_prefault(struct hmm_mirror *mirror,
-				struct hmm_mirror_interval *iv,
+static void hmm_mirror_prefault(struct hmm_mirror_interval *iv,
 				unsigned long start, unsigned long end,
-				unsigned long *pfns)
+				unsigned long *pfns, unsigned long flags,
+				void *owner)
 {
 	struct hmm_range range = {
 		.notifier = &iv->notifier,
 		.start = start,
 		.end = end,
 		.hmm_pfns = pfns,
-		.default_flags = HMM_PFN_REQ_FAULT,
-		.dev_private_owner = mirror->owner,
+		.default_flags = flags,
+		.dev_private_owner = owner,
 	};
 	int tries = 8;
 
@@ -244,7 +250,8 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 			}
 			next = min(cend, vma->vm_end);
 			if (flags & HMM_MIRROR_MIGRATE_FROM_PEERS)
-				hmm_mirror_prefault(mirror, iv, a, next, src);
+				hmm_mirror_prefault(iv, a, next, src,
+						    HMM_PFN_REQ_FAULT, mirror->owner);
 			hmm_mirror_migrate_args(&m.args, mirror, vma, a, next, src,
 						to_device ? MIGRATE_VMA_SELECT_SYSTEM :
 						MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
@@ -289,33 +296,6 @@ static void hmm_mirror_split_thp(struct hmm_mirror *mirror,
 				MIGRATE_VMA_SELECT_SYSTEM);
 	if (!migrate_vma_setup(&args))
 		migrate_vma_finalize(&args);
-}
-
-/*
- * Before a grant: fault the range in for writing as the CPU would (no owner,
- * so even our own device pages come back).  This restores device-exclusive
- * entries left by an earlier grant and breaks copy-on-write; otherwise the
- * grant's own GUP does it, and the NULL-owner events of those faults move
- * the sequence after read_begin, so that every attempt would fail.  Best
- * effort: the grant reports what is still wrong.  mmap_lock held for read.
- */
-static void hmm_mirror_exclusive_prefault(struct hmm_mirror_interval *iv,
-					  unsigned long start,
-					  unsigned long end,
-					  unsigned long *pfns)
-{
-	struct hmm_range range = {
-		.notifier = &iv->notifier,
-		.start = start,
-		.end = end,
-		.hmm_pfns = pfns,
-		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
-	};
-	int tries = 8;
-
-	do {
-		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
-	} while (hmm_range_fault(&range) == -EBUSY && --tries);
 }
 
 /*
@@ -396,7 +376,8 @@ static long hmm_mirror_exclusive_block(struct hmm_mirror *mirror,
 			return -EFAULT;
 		}
 		*next = min3(end, vma->vm_end, iv->end);
-		hmm_mirror_exclusive_prefault(iv, addr, *next, src);
+		hmm_mirror_prefault(iv, addr, *next, src,
+				    HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE, NULL);
 		/*
 		 * Split THPs before every attempt: the grant's FOLL_SPLIT_PMD
 		 * would leave a PTE-mapped large folio whose tail pages it

@@ -5,22 +5,6 @@
  * skips, saying why, on a kernel without DEVICE_PRIVATE.
  */
 
-static int mnm_migrate(int fd, void *addr, unsigned long npages, int dir,
-		       struct drm_mnm_migrate *out)
-{
-	struct drm_mnm_migrate m = {
-		.size = sizeof(m),
-		.addr = (unsigned long)addr,
-		.npages = npages,
-		.direction = dir,
-	};
-	int ret = mnm_ioctl(fd, DRM_IOCTL_MNM_MIGRATE, &m);
-
-	if (out)
-		*out = m;
-	return ret;
-}
-
 static int to_dev(int fd, void *addr, unsigned long npages, struct drm_mnm_migrate *out)
 {
 	return mnm_migrate(fd, addr, npages, MNM_MIGRATE_TO_DEVICE, out);
@@ -36,35 +20,6 @@ static int mnm_exclusive(int fd, unsigned long req, void *addr, unsigned long np
 
 	if (exclusive)
 		*exclusive = e.exclusive;
-	return ret;
-}
-
-static bool has_migrate(int fd)
-{
-	struct drm_mnm_info info = { .size = sizeof(info) };
-
-	return !mnm_ioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info) &&
-	       (info.caps & MNM_CAP_MIGRATE);
-}
-
-#define NEED_MIGRATE(fd) do {						\
-	if (!has_migrate(fd))						\
-		SKIP(return, "no device memory: the kernel lacks DEVICE_PRIVATE"); \
-} while (0)
-
-static int debugfs_write(int dev, const char *file, unsigned long val)
-{
-	char path[128], buf[32];
-	int fd, n, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/mnmirror/dev%d/%s", dev, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lu\n", val);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
 	return ret;
 }
 

@@ -19,51 +19,11 @@
 #include "kselftest_harness.h"
 #include "mnm_util.h"
 #include "mnm_pages.h"
+#include "mnm_devmem.h"
 #include <lib/test_hmm_uapi.h>
 
 #define DELAY_PARAM	"/sys/module/hmm_mirror/parameters/debug_delay_us"
 #define COMPAT_NODE	"/dev/mnm_dmirror%d"
-
-static int write_param(const char *path, unsigned long val)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY), n, ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lu\n", val);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static bool has_migrate(int fd)
-{
-	struct drm_mnm_info info = { .size = sizeof(info) };
-
-	return !mnm_ioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info) &&
-	       (info.caps & MNM_CAP_MIGRATE);
-}
-
-#define NEED_MIGRATE(fd) do {						\
-	if (!has_migrate(fd))						\
-		SKIP(return, "no device memory: the kernel lacks DEVICE_PRIVATE"); \
-} while (0)
-
-static int migrate(int fd, void *addr, unsigned long npages, int dir,
-		   struct drm_mnm_migrate *out)
-{
-	struct drm_mnm_migrate m = {
-		.size = sizeof(m), .addr = (unsigned long)addr,
-		.npages = npages, .direction = dir,
-	};
-	int ret = mnm_ioctl(fd, DRM_IOCTL_MNM_MIGRATE, &m);
-
-	if (out)
-		*out = m;
-	return ret;
-}
 
 static int exclusive(int fd, void *addr, unsigned long npages)
 {
@@ -132,7 +92,7 @@ FIXTURE_SETUP(stale)
 
 FIXTURE_TEARDOWN(stale)
 {
-	write_param(DELAY_PARAM, 0);
+	mnm_write_file(DELAY_PARAM, 0);
 	if (self->a >= 0)
 		close(self->a);
 	if (self->b >= 0)
@@ -153,15 +113,15 @@ TEST_F(stale, migrate_to_system_untouched)
 	NEED_MIGRATE(self->a);
 	ASSERT_NE(p, NULL);
 	/* Nothing touched: empty PTEs that migrate_vma_setup() selects. */
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, &m), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, &m), 0);
 	ASSERT_EQ(m.migrated, 0);
 	ASSERT_EQ(m.skip_other + m.skip_busy + m.skip_vma, npages);
 	/* Half in device memory, a quarter touched, a quarter empty. */
 	fill(p, npages / 2, 3);
-	ASSERT_EQ(migrate(self->a, p, npages / 2, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages / 2, MNM_MIGRATE_TO_DEVICE, &m), 0);
 	ASSERT_EQ(m.migrated, npages / 2);
 	fill(p + npages / 2 * PS, npages / 4, 4);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, &m), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, &m), 0);
 	ASSERT_EQ(m.migrated, npages / 2);
 	ASSERT_EQ(check(p, npages / 2, 3), -1);
 	ASSERT_EQ(mnm_read(self->a, p, buf, npages / 2), 0);
@@ -199,7 +159,7 @@ TEST_F(stale, two_fds_migrate_then_write)
 	NEED_MIGRATE(self->a);
 	fill(p, npages, 10);
 	ASSERT_EQ(mnm_read(self->b, p, buf, npages), 0);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	/* B's entries to the old system pages must be gone. */
 	ASSERT_EQ(stale_entry(self->b, p, npages), -1);
 	fill(buf, npages, 11);
@@ -219,13 +179,13 @@ TEST_F(stale, two_fds_device_page_reused)
 
 	NEED_MIGRATE(self->a);
 	fill(p, npages, 12);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	ASSERT_EQ(mnm_read(self->b, p, buf, npages), 0);	/* B maps them */
 	ASSERT_EQ(check(buf, npages, 12), -1);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
 	/* Reuse the freed device pages for other data. */
 	fill(q, npages, 13);
-	ASSERT_EQ(migrate(self->a, q, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, q, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	ASSERT_EQ(stale_entry(self->b, p, npages), -1);
 	ASSERT_EQ(mnm_read(self->b, p, buf, npages), 0);
 	ASSERT_EQ(check(buf, npages, 12), -1);
@@ -250,7 +210,7 @@ TEST_F(stale, two_devices_migrate_then_write)
 		SKIP(return, "needs two mnmirror devices");
 	fill(p, npages, 15);
 	ASSERT_EQ(mnm_read(self->c, p, buf, npages), 0);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	ASSERT_EQ(stale_entry(self->c, p, npages), -1);
 	fill(buf, npages, 16);
 	ASSERT_EQ(mnm_write(self->c, p, buf, npages), 0);
@@ -271,7 +231,7 @@ TEST_F(stale, cpu_fault_zaps_every_file)
 
 	NEED_MIGRATE(self->a);
 	fill(p, npages, 17);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	ASSERT_EQ(mnm_read(self->b, p, buf, npages), 0);
 	fill(p, npages, 18);	/* every page comes back, then changes */
 	ASSERT_EQ(stale_entry(self->a, p, npages), -1);
@@ -319,7 +279,7 @@ TEST_F(stale, migrate_munmap_remap)
 
 	NEED_MIGRATE(self->a);
 	fill(p, npages, 22);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	ASSERT_EQ(munmap(p, npages * PS), 0);
 	ASSERT_EQ(stale_entry(self->a, p, npages), -1);
 	ASSERT_EQ(mmap(p, npages * PS, PROT_READ | PROT_WRITE,
@@ -358,7 +318,7 @@ static void *racer_fn(void *arg)
 			ret = mnm_release(r->fd, r->p, r->npages);
 			break;
 		case 2:
-			ret = migrate(r->fd, r->p, r->npages, MNM_MIGRATE_TO_DEVICE, NULL);
+			ret = mnm_migrate(r->fd, r->p, r->npages, MNM_MIGRATE_TO_DEVICE, NULL);
 			break;
 		case 3:
 			ret = exclusive(r->fd, r->p, r->npages);
@@ -392,7 +352,7 @@ TEST_F_TIMEOUT(stale, forget_races_fault, 180)
 	atomic_bool stop;
 	int round;
 
-	if (write_param(DELAY_PARAM, 2000))
+	if (mnm_write_file(DELAY_PARAM, 2000))
 		SKIP(return, "no %s", DELAY_PARAM);
 	for (round = 0; round < 20; round++) {
 		struct racer r[2] = {
@@ -459,7 +419,7 @@ static void dontneed_race(struct __test_metadata *_metadata, int fd, int op,
 TEST_F_TIMEOUT(stale, migrate_races_dontneed, 180)
 {
 	NEED_MIGRATE(self->a);
-	ASSERT_EQ(write_param(DELAY_PARAM, 3000), 0);
+	ASSERT_EQ(mnm_write_file(DELAY_PARAM, 3000), 0);
 	dontneed_race(_metadata, self->a, 2, 15);
 }
 
@@ -467,7 +427,7 @@ TEST_F_TIMEOUT(stale, migrate_races_dontneed, 180)
 TEST_F_TIMEOUT(stale, exclusive_races_dontneed, 180)
 {
 	NEED_MIGRATE(self->a);
-	ASSERT_EQ(write_param(DELAY_PARAM, 3000), 0);
+	ASSERT_EQ(mnm_write_file(DELAY_PARAM, 3000), 0);
 	dontneed_race(_metadata, self->a, 3, 15);
 }
 
@@ -519,7 +479,7 @@ TEST_F(stale, device_write_after_fork)
 
 	NEED_MIGRATE(self->a);
 	fill(p, npages, 60);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -600,10 +560,10 @@ TEST_F(stale, devmem_free_after_limit_lowered)
 	ASSERT_EQ(fscanf(f, "%lu", &limit), 1);
 	fclose(f);
 	fill(p, npages, 50);
-	ASSERT_EQ(migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
-	ASSERT_EQ(write_param(path, 1), 0);
+	ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, NULL), 0);
+	ASSERT_EQ(mnm_write_file(path, 1), 0);
 	ASSERT_EQ(mnm_stats(self->a, &st), 0);
-	ASSERT_EQ(write_param(path, limit), 0);
+	ASSERT_EQ(mnm_write_file(path, limit), 0);
 	ASSERT_EQ(st.device.devmem_free, 0);
 	ASSERT_EQ(check(p, npages, 50), -1);
 	munmap(p, npages * PS);

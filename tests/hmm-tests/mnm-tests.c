@@ -23,6 +23,7 @@
 #include "mm/gup_test.h"	/* from the kernel source, for migrate_gup */
 #include "mnm_util.h"
 #include "mnm_pages.h"
+#include "mnm_devmem.h"
 
 FIXTURE(hmm) {
 	int fd;

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Device-memory helpers shared by the mnmirror selftests (users of the
+ * kselftest harness: NEED_MIGRATE skips the test).
+ */
+#ifndef MNM_DEVMEM_H
+#define MNM_DEVMEM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "mnm_util.h"
+
+static inline bool has_migrate(int fd)
+{
+	struct drm_mnm_info info = { .size = sizeof(info) };
+
+	return !mnm_ioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info) &&
+	       (info.caps & MNM_CAP_MIGRATE);
+}
+
+#define NEED_MIGRATE(fd) do {						\
+	if (!has_migrate(fd))						\
+		SKIP(return, "no device memory: the kernel lacks DEVICE_PRIVATE"); \
+} while (0)
+
+static inline int mnm_migrate(int fd, void *addr, unsigned long npages, int dir,
+			      struct drm_mnm_migrate *out)
+{
+	struct drm_mnm_migrate m = {
+		.size = sizeof(m), .addr = (unsigned long)addr,
+		.npages = npages, .direction = dir,
+	};
+	int ret = mnm_ioctl(fd, DRM_IOCTL_MNM_MIGRATE, &m);
+
+	if (out)
+		*out = m;
+	return ret;
+}
+
+/* Write a number to a sysfs or debugfs file; 0 or -errno. */
+static inline int mnm_write_file(const char *path, unsigned long val)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY), n, ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%lu\n", val);
+	if (write(fd, buf, n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Write to /sys/kernel/debug/mnmirror/dev<dev>/<file>. */
+static inline int debugfs_write(int dev, const char *file, unsigned long val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mnmirror/dev%d/%s", dev, file);
+	return mnm_write_file(path, val);
+}
+
+#endif /* MNM_DEVMEM_H */
