@@ -159,6 +159,7 @@ struct shared {
 	atomic_long seeds_failed;
 	atomic_int compat_missing_said;
 	atomic_long heartbeat;	/* ops executed anywhere, replays included */
+	atomic_long torn_pages;	/* concurrent READs torn between allowed values */
 };
 
 extern struct proc *P;
@@ -232,6 +233,7 @@ static inline uint64_t tag_ctr(uint64_t t) { return t & TAG_CTR_MASK; }
 
 /* ---- model.c --------------------------------------------------------- */
 
+uint64_t fill_word(uint64_t tag, unsigned long i);
 void fill_page(void *dst, uint64_t tag);
 int decode_page(const void *src, uint64_t *tag);	/* 0 ok, -1 torn */
 void poison_buf(void *buf, unsigned long npages);

@@ -420,6 +420,8 @@ static void print_stats(double secs)
 		o += snprintf(line + o, sizeof(line) - o, " %s=%ld", class_names[k],
 			      atomic_load(&SH->failcount[k]));
 	printf("# failures:%s\n", line);
+	printf("# concurrent READs torn between values the page held (racing writes): %ld pages\n",
+	       atomic_load(&SH->torn_pages));
 }
 
 int main(int argc, char **argv)

@@ -27,35 +27,30 @@ const char *prot_names[3] = { "none", "r", "rw" };
 
 /* ---- page contents ---------------------------------------------------- */
 
+/* Word @i of a page filled with @tag (a zero tag fills zeros). */
+uint64_t fill_word(uint64_t tag, unsigned long i)
+{
+	return !tag || !i ? tag : tag ^ (i * PAT_K);
+}
+
 void fill_page(void *dst, uint64_t tag)
 {
 	uint64_t *w = dst;
-	unsigned long i, n = PS / 8;
+	unsigned long i;
 
-	if (!tag) {
-		memset(dst, 0, PS);
-		return;
-	}
-	w[0] = tag;
-	for (i = 1; i < n; i++)
-		w[i] = tag ^ (i * PAT_K);
+	for (i = 0; i < PS / 8; i++)
+		w[i] = fill_word(tag, i);
 }
 
 int decode_page(const void *src, uint64_t *tag)
 {
 	const volatile uint64_t *w = src;
-	unsigned long i, n = PS / 8;
+	unsigned long i;
 	uint64_t t = w[0];
 
 	*tag = t;
-	if (!t) {
-		for (i = 1; i < n; i++)
-			if (w[i])
-				return -1;
-		return 0;
-	}
-	for (i = 1; i < n; i++)
-		if (w[i] != (t ^ (i * PAT_K)))
+	for (i = 1; i < PS / 8; i++)
+		if (w[i] != fill_word(t, i))
 			return -1;
 	return 0;
 }
