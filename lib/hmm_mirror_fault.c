@@ -13,7 +13,9 @@
  * Locking: see hmm_mirror_main.c.
  */
 #include <linux/hmm.h>
+#include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
@@ -135,6 +137,25 @@ out:
 	return iv;
 }
 
+/*
+ * Writers of the interval tree hold tree_lock.  tree_seq is a plain
+ * seqcount (a mutex-associated one makes readers that see a write in
+ * progress take the mutex on PREEMPT_RT, inside rcu_read_lock()), so the
+ * writer disables preemption itself; rb-tree updates never sleep.
+ */
+static void hmm_mirror_tree_write_begin(struct hmm_mirror *mirror)
+{
+	lockdep_assert_held(&mirror->tree_lock);
+	preempt_disable();
+	write_seqcount_begin(&mirror->tree_seq);
+}
+
+static void hmm_mirror_tree_write_end(struct hmm_mirror *mirror)
+{
+	write_seqcount_end(&mirror->tree_seq);
+	preempt_enable();
+}
+
 static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
 				     struct hmm_mirror_interval *iv)
 {
@@ -152,10 +173,10 @@ static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
 	 * @iv is fully initialised; the smp_wmb() in write_seqcount_begin()
 	 * orders that before the store that publishes it to lockless readers.
 	 */
-	write_seqcount_begin(&mirror->tree_seq);
+	hmm_mirror_tree_write_begin(mirror);
 	rb_link_node(&iv->node, parent, link);
 	rb_insert_color(&iv->node, &mirror->intervals);
-	write_seqcount_end(&mirror->tree_seq);
+	hmm_mirror_tree_write_end(mirror);
 }
 
 /* The referenced interval containing @addr, created if needed. */
@@ -216,9 +237,9 @@ void hmm_mirror_intervals_drop(struct hmm_mirror *mirror, unsigned long start,
 		node = rb_next(node);
 		if (iv->start < start || iv->end > end)
 			continue;
-		write_seqcount_begin(&mirror->tree_seq);
+		hmm_mirror_tree_write_begin(mirror);
 		rb_erase(&iv->node, &mirror->intervals);
-		write_seqcount_end(&mirror->tree_seq);
+		hmm_mirror_tree_write_end(mirror);
 		list_add(&iv->dead, &dead);
 	}
 	mutex_unlock(&mirror->tree_lock);
@@ -260,6 +281,45 @@ void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 EXPORT_SYMBOL_GPL(hmm_mirror_forget);
 
 /* ---- faults ---------------------------------------------------------- */
+
+/*
+ * memfd_secret() memory is gone from the kernel's direct map: GUP refuses
+ * it, and so does the layer (a driver copying through the kernel mapping
+ * would oops).  vma_is_secretmem() is not exported; the file system's magic
+ * says the same.
+ */
+static bool hmm_mirror_vma_is_secret(struct vm_area_struct *vma)
+{
+	return vma->vm_file &&
+	       file_inode(vma->vm_file)->i_sb->s_magic == SECRETMEM_MAGIC;
+}
+
+/*
+ * Called with mmap_lock held, around hmm_range_fault().  Before it (@after
+ * false): -EFAULT when the batch must fault a page of secret memory.  After
+ * it: clear the entries of secret memory, which the device must not map.
+ */
+static int hmm_mirror_refuse_secret(struct mm_struct *mm,
+				    struct hmm_range *range, bool after)
+{
+	VMA_ITERATOR(vmi, mm, range->start);
+	struct vm_area_struct *vma;
+
+	for_each_vma_range(vmi, vma, range->end) {
+		unsigned long s, e;
+
+		if (!hmm_mirror_vma_is_secret(vma))
+			continue;
+		if (!after)
+			return range->default_flags & HMM_PFN_REQ_FAULT ?
+			       -EFAULT : 0;
+		s = max(vma->vm_start, range->start);
+		e = min(vma->vm_end, range->end);
+		memset(&range->hmm_pfns[(s - range->start) >> PAGE_SHIFT], 0,
+		       ((e - s) >> PAGE_SHIFT) * sizeof(*range->hmm_pfns));
+	}
+	return 0;
+}
 
 /*
  * hmm_range_fault() reports the mirror's own device-private pages without
@@ -340,10 +400,14 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		/* A fresh sequence on every attempt, never a stale one. */
 		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
 		mmap_read_lock(mm);
-		ret = hmm_range_fault(&range);
+		ret = hmm_mirror_refuse_secret(mm, &range, false);
+		if (!ret)
+			ret = hmm_range_fault(&range);
 		if (!ret && (flags & HMM_MIRROR_FAULT_WRITE) &&
 		    !(flags & HMM_MIRROR_FAULT_PRESENT))
 			ret = hmm_mirror_fault_own_readonly(&range);
+		if (!ret)
+			hmm_mirror_refuse_secret(mm, &range, true);
 		mmap_read_unlock(mm);
 		if (ret == -EBUSY)
 			goto retry;
@@ -451,9 +515,10 @@ out_mmput:
  * retried with a fresh sequence for up to the fault_timeout_ms parameter.
  *
  * Context: process context; may sleep; takes mmap_lock for read.
- * Return: the number of batches committed, or -EFAULT (range not mapped),
- * -EPERM (write to a read-only mapping), -EBUSY (timed out), -ESRCH (the mm
- * is gone or the mirror was released), -EINTR, -ENOMEM or ->commit's error.
+ * Return: the number of batches committed, or -EFAULT (range not mapped, or
+ * memfd_secret() memory, which no device may map), -EPERM (write to a
+ * read-only mapping), -EBUSY (timed out), -ESRCH (the mm is gone or the
+ * mirror was released), -EINTR, -ENOMEM or ->commit's error.
  */
 int hmm_mirror_fault(struct hmm_mirror *mirror, unsigned long start,
 		     unsigned long end, unsigned int flags, void *arg)

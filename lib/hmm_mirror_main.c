@@ -32,7 +32,8 @@
  * Locking rules (outermost first)
  *  - mmm->lock (mutex): the mirror list, every mirror's ->released flag, the
  *    teardown chain.  ->release callbacks and teardown callbacks run under it.
- *  - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount): writers of the
+ *  - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount, written with
+ *    preemption off under tree_lock): writers of the
  *    interval tree.  Readers on the fault path walk the tree under RCU and
  *    trust a hit that they could take a reference on; a miss is trusted only
  *    if tree_seq did not move, otherwise they retry, and finally fall back to
@@ -259,7 +260,7 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 
 	mutex_init(&mirror->update_lock);
 	mutex_init(&mirror->tree_lock);
-	seqcount_mutex_init(&mirror->tree_seq, &mirror->tree_lock);
+	seqcount_init(&mirror->tree_seq);
 	mirror->intervals = RB_ROOT;
 	mirror->released = false;
 	mirror->dead = false;

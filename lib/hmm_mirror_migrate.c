@@ -101,6 +101,16 @@ static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
 			res->skip_other++;
 		} else if (!(args->src[i] & MIGRATE_PFN_MIGRATE)) {
 			res->skip_busy++;
+		} else if (m->to_device && migrate_pfn_to_page(args->src[i]) &&
+			   !PageAnon(migrate_pfn_to_page(args->src[i]))) {
+			/*
+			 * Only anonymous memory becomes device-private, and
+			 * migrate_vma_pages() would refuse the rest after the
+			 * copy.  Skip it before: no copy out of page cache or
+			 * secret memory (no kernel mapping).
+			 */
+			args->src[i] &= ~MIGRATE_PFN_MIGRATE;
+			res->skip_refused++;
 		} else if (!m->to_device && !migrate_pfn_to_page(args->src[i])) {
 			/*
 			 * migrate_vma_setup() selects empty PTEs of anonymous
@@ -184,8 +194,8 @@ static void hmm_mirror_map_present(struct hmm_mirror *mirror,
  * 6.12 requires.  Every page is accounted for in @res.
  *
  * ->migrate_alloc_copy sees, for every @src entry with MIGRATE_PFN_MIGRATE:
- * moving to the device, a system page or no page at all (an empty anonymous
- * PTE or the zero page: zero-fill the destination); moving to system memory,
+ * moving to the device, an anonymous system page or no page at all (an empty
+ * anonymous PTE or the zero page: zero-fill the destination); moving to system memory,
  * always a device-private page of @owner (empty PTEs are skipped here).
  *
  * Context: process context; may sleep; takes mmap_lock for read.

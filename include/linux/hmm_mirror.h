@@ -82,8 +82,8 @@ struct hmm_mirror_migrate {
  * @skip_vma: no VMA there, or a VMA that cannot migrate (hugetlb, VM_IO,
  *	VM_PFNMAP, DAX)
  * @skip_busy: present but not isolable: pinned, locked, extra references
- * @skip_refused: isolated but refused by migrate_vma_pages() (for example
- *	file-backed pages, which cannot move to device-private memory)
+ * @skip_refused: not anonymous memory (page cache, shmem, memfd_secret()),
+ *	which cannot become device-private, or refused by migrate_vma_pages()
  * @skip_nomem: the driver had no destination page
  * @skip_other: not selected: already at the destination, in another
  *	device's memory, or a swap entry
@@ -202,7 +202,7 @@ struct hmm_mirror {
 	bool dead;			/* under update_lock: no more callbacks */
 	struct mutex update_lock;	/* device page table vs invalidations */
 	struct mutex tree_lock;		/* writers of @intervals */
-	seqcount_mutex_t tree_seq;	/* lockless readers of @intervals */
+	seqcount_t tree_seq;		/* lockless readers of @intervals */
 	struct rb_root intervals;
 	struct dentry *debugfs;
 };

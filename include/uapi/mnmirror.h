@@ -11,8 +11,9 @@
  *    zero on input (-EINVAL otherwise); output fields are ignored on input.
  *  - Addresses are user virtual addresses of the calling process; they must be
  *    page aligned and [addr, addr + npages * page_size) must neither overflow
- *    nor leave the user address space (-EINVAL).  npages is at least 1 and at
- *    most MNM_MAX_PAGES (-EINVAL).
+ *    nor leave the user address space nor the device's (addresses below
+ *    2^MNM_VA_BITS; a CPU with 5-level paging maps more) (-EINVAL).  npages is
+ *    at least 1 and at most MNM_MAX_PAGES (-EINVAL).
  *  - A device file is bound to the address space (mm) of the process that
  *    opened it.  READ, WRITE, SNAPSHOT and RELEASE from any other mm (a forked
  *    child, a process the fd was passed to) fail with -EPERM.  GET_INFO and
@@ -33,6 +34,7 @@ extern "C" {
 
 #define MNM_ABI_VERSION		1
 #define MNM_MAX_PAGES		(1ULL << 20)	/* 4 GiB of 4 KiB pages per call */
+#define MNM_VA_BITS		48	/* the device addresses [0, 2^48) */
 
 /* GET_INFO capability bits */
 #define MNM_CAP_MIRROR		(1ULL << 0)	/* READ/WRITE/SNAPSHOT/RELEASE */

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -510,6 +511,50 @@ TEST_F(stale, device_write_survives_madv_free)
 		SKIP(return, "no MADV_PAGEOUT");
 	ASSERT_EQ(check(p, npages, 71), -1);
 	munmap(p, npages * PS);
+	free(buf);
+}
+
+/*
+ * memfd_secret() memory is not in the kernel's direct map: a device that
+ * copied through it would oops the kernel.  No device may map it (GUP
+ * refuses it too); migration skips it before copying.
+ */
+TEST_F(stale, secret_memory_refused)
+{
+	unsigned long npages = 8;
+	char *buf = malloc(npages * PS), path[64];
+	struct drm_mnm_migrate m;
+	int sfd, cfd;
+	char *p;
+
+	sfd = syscall(SYS_memfd_secret, 0);
+	if (sfd < 0)
+		SKIP(return, "memfd_secret: %s (CONFIG_SECRETMEM, secretmem.enable)",
+		     strerror(errno));
+	ASSERT_EQ(ftruncate(sfd, npages * PS), 0);
+	p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	fill(p, npages, 80);
+
+	ASSERT_EQ(mnm_read(self->a, p, buf, npages), -EFAULT);
+	fill(buf, npages, 81);
+	ASSERT_EQ(mnm_write(self->a, p, buf, npages), -EFAULT);
+	ASSERT_NE(exclusive(self->a, p, npages), 0);
+	if (has_migrate(self->a)) {
+		ASSERT_EQ(mnm_migrate(self->a, p, npages, MNM_MIGRATE_TO_DEVICE, &m), 0);
+		ASSERT_EQ(m.migrated, 0);
+		ASSERT_EQ(m.skip_refused + m.skip_busy + m.skip_vma, npages);
+	}
+	snprintf(path, sizeof(path), COMPAT_NODE, 0);
+	cfd = open(path, O_RDWR);
+	if (cfd >= 0) {
+		ASSERT_EQ(compat_cmd(cfd, HMM_DMIRROR_READ, p, buf, npages), -EFAULT);
+		close(cfd);
+	}
+	ASSERT_EQ(stale_entry(self->a, p, npages), -1);
+	ASSERT_EQ(check(p, npages, 80), -1);
+	munmap(p, npages * PS);
+	close(sfd);
 	free(buf);
 }
 

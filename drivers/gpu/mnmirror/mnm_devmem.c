@@ -328,13 +328,39 @@ out_unlock:
 }
 
 /**
+ * mnm_devmem_reserve() - add device memory before a migration needs it
+ * @mdev: the device
+ * @n: pages the migration may allocate
+ *
+ * Adds chunks (memremap_pages()) until @n pages are free or the limit is
+ * reached.  Called with no folio locked: memremap_pages() takes
+ * mem_hotplug_lock, which memory offlining holds while it locks folios, so
+ * growing from ->migrate_alloc_copy (source folios locked) would invert that
+ * order.  Allocation itself only evicts.
+ *
+ * Context: may sleep; no lock held.
+ */
+void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	bool short_of_pages;
+
+	do {
+		spin_lock(&dm->lock);
+		short_of_pages = dm->nfree < n && dm->nused + dm->nfree < dm->limit;
+		spin_unlock(&dm->lock);
+	} while (short_of_pages && !mnm_devmem_grow(mdev));
+}
+
+/**
  * mnm_devmem_alloc() - allocate device pages
  * @mdev: the device
  * @pages: out: the pages, each initialised (one reference) and locked
  * @n: how many
  *
- * Takes pages from the free list in one go; adds a chunk or evicts least
- * recently used pages when short.  Can return fewer than @n.
+ * Takes pages from the free list in one go; evicts least recently used
+ * pages when short (mnm_devmem_reserve() adds chunks beforehand).  Can
+ * return fewer than @n.
  *
  * Context: may sleep; no lock held.
  * Return: the number of pages allocated.
@@ -370,8 +396,6 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 		spin_unlock(&dm->lock);
 		if (got == n || ++tries > 64)
 			break;
-		if (room && !mnm_devmem_grow(mdev))
-			continue;
 		if (!mnm_devmem_evict(mdev, n - got) && tries > 8)
 			break;
 	}
@@ -622,6 +646,10 @@ int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes)
 }
 
 void mnm_devmem_fini(struct mnm_device *mdev)
+{
+}
+
+void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
 {
 }
 

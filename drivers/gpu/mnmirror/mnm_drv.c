@@ -279,12 +279,19 @@ static bool mnm_zero(const __u64 *reserved, size_t n)
 	return true;
 }
 
+static_assert(PAGE_SHIFT + MNM_PT_LEVELS * MNM_PT_BITS == MNM_VA_BITS);
+
 /* Validate a user range; -EINVAL for anything a correct caller never sends. */
 int mnm_check_range(u64 addr, u64 npages)
 {
 	if (!npages || npages > MNM_MAX_PAGES || !PAGE_ALIGNED(addr))
 		return -EINVAL;
+	/*
+	 * The device page table translates MNM_VA_BITS bits: an address above
+	 * would alias a lower one (5-level paging gives processes more).
+	 */
 	if (addr + (npages << PAGE_SHIFT) < addr ||
+	    addr + (npages << PAGE_SHIFT) > MNM_VA_END ||
 	    !access_ok(u64_to_user_ptr(addr), npages << PAGE_SHIFT))
 		return -EINVAL;
 	return 0;
@@ -770,8 +777,10 @@ int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 	struct mnm_devmem *dm = &ctx->mdev->devmem;
 	int ret;
 
-	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE)
+	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE) {
 		flags |= HMM_MIRROR_MIGRATE_MAP;
+		mnm_devmem_reserve(ctx->mdev, (end - start) >> PAGE_SHIFT);
+	}
 	ret = hmm_mirror_migrate(&ctx->mirror, start, end, flags, ctx, res);
 	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE) {
 		atomic64_add(res->migrated, &ctx->migrated_to_device);

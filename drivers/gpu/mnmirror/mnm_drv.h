@@ -22,6 +22,8 @@
 #define MNM_PT_LEVELS		4
 #define MNM_PT_BITS		9
 #define MNM_PT_ENTRIES		BIT(MNM_PT_BITS)
+/* The end of what the table translates: 2^MNM_VA_BITS (uapi). */
+#define MNM_VA_END		BIT_ULL(PAGE_SHIFT + MNM_PT_LEVELS * MNM_PT_BITS)
 
 #define MNM_PTE_VALID		BIT_ULL(0)
 #define MNM_PTE_WRITE		BIT_ULL(1)
@@ -147,6 +149,7 @@ int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 
 int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);
 void mnm_devmem_fini(struct mnm_device *mdev);
+void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n);
 unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 			       unsigned long n);
 void *mnm_devmem_data(struct page *page);

@@ -173,7 +173,12 @@ static u64 *mnm_pt_walk_alloc(struct mnm_pt *pt, unsigned long addr, int level)
  */
 int mnm_pt_map(struct mnm_pt *pt, unsigned long addr, u64 pte)
 {
-	u64 *slot = mnm_pt_walk_alloc(pt, addr, 0);
+	u64 *slot;
+
+	/* Callers validate ranges (mnm_check_range()): never alias. */
+	if (WARN_ON_ONCE(addr >= MNM_VA_END))
+		return -EINVAL;
+	slot = mnm_pt_walk_alloc(pt, addr, 0);
 
 	if (!slot)
 		return -EAGAIN;
@@ -194,8 +199,12 @@ int mnm_pt_map(struct mnm_pt *pt, unsigned long addr, u64 pte)
  */
 int mnm_pt_map_huge(struct mnm_pt *pt, unsigned long addr, u64 pte)
 {
-	u64 *slot = mnm_pt_walk_alloc(pt, addr, 1);
 	long old = 0;
+	u64 *slot;
+
+	if (WARN_ON_ONCE(addr >= MNM_VA_END))
+		return -EINVAL;
+	slot = mnm_pt_walk_alloc(pt, addr, 1);
 
 	if (!slot)
 		return -EAGAIN;
