@@ -2,9 +2,10 @@
 /*
  * hmm_mirror: what the files of the layer share, private to lib/.
  *
- * The layer is three files: hmm_mirror_main.c (the per-mm object, mirror
- * registration, the teardown chain, counters, the module), hmm_mirror_fault.c
- * (mirrored intervals, invalidation, faults and snapshots) and
+ * The layer is four files: hmm_mirror_main.c (the per-mm object, mirror
+ * registration, the teardown chain, counters, the module),
+ * hmm_mirror_interval.c (mirrored intervals, their invalidation and their
+ * collector), hmm_mirror_fault.c (faults and snapshots) and
  * hmm_mirror_migrate.c (migration and exclusive access).  The locking rules
  * are in hmm_mirror_main.c.
  */
@@ -38,8 +39,14 @@ struct hmm_mirror_interval {
 	refcount_t ref;
 	bool removed;			/* under update_lock: unlinked, zapped */
 	struct list_head dead;		/* after unlinking, under no lock */
+	unsigned long flags;		/* HMM_MIRROR_IV_* bits */
+	struct list_head gc_link;	/* the collector's, with a reference */
+	bool gc_empty;			/* the collector's: no VMA in the block */
 	struct rcu_head rcu;
 };
+
+/* @flags: the collector should check whether the block is still mapped. */
+#define HMM_MIRROR_IV_GC		0
 
 /*
  * Internal hmm_mirror_fault() flag: map only what the CPU maps now (no
@@ -66,6 +73,11 @@ struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 void hmm_mirror_interval_put(struct hmm_mirror_interval *iv);
 void hmm_mirror_intervals_drop(struct hmm_mirror *mirror, unsigned long start,
 			       unsigned long end);
+void hmm_mirror_interval_gc_mark(struct hmm_mirror_interval *iv);
+void hmm_mirror_intervals_init(struct hmm_mirror *mirror);
+void hmm_mirror_intervals_fini(struct hmm_mirror *mirror);
+int hmm_mirror_interval_cache_init(void);
+void hmm_mirror_interval_cache_fini(void);
 int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			   struct hmm_mirror_interval *iv,
 			   unsigned long start, unsigned long end,

@@ -259,9 +259,7 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
-	mutex_init(&mirror->tree_lock);
-	seqcount_init(&mirror->tree_seq);
-	mirror->intervals = RB_ROOT;
+	hmm_mirror_intervals_init(mirror);
 	mirror->released = false;
 	mirror->dead = false;
 	mirror->debugfs = NULL;
@@ -314,8 +312,7 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 	mutex_unlock(&mmm->lock);
 
 	debugfs_remove(mirror->debugfs);
-	hmm_mirror_intervals_drop(mirror, 0, ULONG_MAX);
-	WARN_ON(!RB_EMPTY_ROOT(&mirror->intervals));
+	hmm_mirror_intervals_fini(mirror);
 	mmu_notifier_put(&mmm->mn);
 	mirror->mmm = NULL;
 }
@@ -345,6 +342,13 @@ int hmm_mirror_counters_show(struct seq_file *m,
 	seq_printf(m, "snapshots %lld\n", atomic64_read(&c->snapshots));
 	seq_printf(m, "self_invalidations %lld\n",
 		   atomic64_read(&c->self_invalidations));
+	seq_printf(m, "intervals %lld\n",
+		   atomic64_read(&c->intervals_created) -
+		   atomic64_read(&c->intervals_removed));
+	seq_printf(m, "intervals_created %lld\n",
+		   atomic64_read(&c->intervals_created));
+	seq_printf(m, "intervals_removed %lld\n",
+		   atomic64_read(&c->intervals_removed));
 	return 0;
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_counters_show);
@@ -373,11 +377,18 @@ void hmm_mirror_debugfs_create(struct hmm_mirror *mirror,
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_debugfs_create);
 
+static int __init hmm_mirror_init(void)
+{
+	return hmm_mirror_interval_cache_init();
+}
+module_init(hmm_mirror_init);
+
 static void __exit hmm_mirror_exit(void)
 {
 	/* Wait for the SRCU-deferred frees of per-mm objects. */
 	mmu_notifier_synchronize();
 	rcu_barrier();
+	hmm_mirror_interval_cache_fini();
 }
 module_exit(hmm_mirror_exit);
 

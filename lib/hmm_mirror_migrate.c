@@ -236,8 +236,8 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 	}
 
 	for (addr = start; addr < end && !ret; addr = cend) {
+		unsigned long a, next, no_vma = res->skip_vma;
 		struct hmm_mirror_interval *iv = NULL;
-		unsigned long a, next;
 
 		cend = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
 				HMM_MIRROR_INTERVAL_SIZE);
@@ -276,6 +276,8 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 			if (flags & HMM_MIRROR_MIGRATE_MAP)
 				hmm_mirror_map_present(mirror, iv, addr, cend, arg,
 						       src);
+			if (res->skip_vma != no_vma)
+				hmm_mirror_interval_gc_mark(iv);
 			hmm_mirror_interval_put(iv);
 		}
 		if (fatal_signal_pending(current))

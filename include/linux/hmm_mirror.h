@@ -18,6 +18,7 @@
 #include <linux/rbtree.h>
 #include <linux/seqlock.h>
 #include <linux/sizes.h>
+#include <linux/workqueue.h>
 
 struct dentry;
 struct hmm_mirror;
@@ -164,6 +165,9 @@ struct hmm_mirror_ops {
  * @snapshots: hmm_mirror_snapshot() batches
  * @self_invalidations: events of the mirror's own exclusive grants, which
  *	need neither a zap nor a sequence change
+ * @intervals_created: interval notifiers inserted
+ * @intervals_removed: interval notifiers removed (unmapped blocks, forget,
+ *	unregister); created - removed is how many the mirror holds now
  */
 struct hmm_mirror_counters {
 	atomic64_t faults;
@@ -175,6 +179,8 @@ struct hmm_mirror_counters {
 	atomic64_t nonblock_refusals;
 	atomic64_t snapshots;
 	atomic64_t self_invalidations;
+	atomic64_t intervals_created;
+	atomic64_t intervals_removed;
 };
 
 /**
@@ -204,6 +210,7 @@ struct hmm_mirror {
 	struct mutex tree_lock;		/* writers of @intervals */
 	seqcount_t tree_seq;		/* lockless readers of @intervals */
 	struct rb_root intervals;
+	struct work_struct gc_work;	/* removes intervals of unmapped blocks */
 	struct dentry *debugfs;
 };
 

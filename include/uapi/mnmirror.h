@@ -127,12 +127,28 @@ struct drm_mnm_counters {
 	__u64 self_invalidations;	/* invalidations the device caused itself */
 };
 
+/* The mirror layer's state and its worst case, per file and per device. */
+struct drm_mnm_layer_stats {
+	__u64 intervals;	/* interval notifiers held now (2 MiB blocks) */
+	__u64 intervals_removed;	/* removed so far: unmapped, released */
+	__u64 reserved[6];	/* out: zero */
+};
+
+/*
+ * STATS grew in ABI version 2 (the layer fields): the kernel accepts the
+ * version-1 size (offsetof(struct drm_mnm_stats, file_layer)) and fills only
+ * what it covers.
+ */
 struct drm_mnm_stats {
 	__u32 size;
 	__u32 flags;		/* must be zero */
 	struct drm_mnm_counters file;	/* out */
 	struct drm_mnm_counters device;	/* out: sum over the device's files */
+	struct drm_mnm_layer_stats file_layer;		/* out, v2 */
+	struct drm_mnm_layer_stats device_layer;	/* out, v2 */
 };
+
+#define MNM_STATS_SIZE_V1	(8 + 2 * sizeof(struct drm_mnm_counters))
 
 /*
  * MIGRATE: move [addr, addr + npages pages) into this device's memory

@@ -280,6 +280,7 @@ static bool mnm_zero(const __u64 *reserved, size_t n)
 }
 
 static_assert(PAGE_SHIFT + MNM_PT_LEVELS * MNM_PT_BITS == MNM_VA_BITS);
+static_assert(offsetof(struct drm_mnm_stats, file_layer) == MNM_STATS_SIZE_V1);
 
 /* Validate a user range; -EINVAL for anything a correct caller never sends. */
 int mnm_check_range(u64 addr, u64 npages)
@@ -729,6 +730,15 @@ static void mnm_counters_fill(struct drm_mnm_counters *out,
 	out->self_invalidations = atomic64_read(&c->self_invalidations);
 }
 
+static void mnm_layer_fill(struct drm_mnm_layer_stats *out,
+			   const struct hmm_mirror_counters *c)
+{
+	memset(out, 0, sizeof(*out));
+	out->intervals = atomic64_read(&c->intervals_created) -
+			 atomic64_read(&c->intervals_removed);
+	out->intervals_removed = atomic64_read(&c->intervals_removed);
+}
+
 static int mnm_ioctl_stats(struct drm_device *drm, void *data,
 			   struct drm_file *file)
 {
@@ -736,10 +746,13 @@ static int mnm_ioctl_stats(struct drm_device *drm, void *data,
 	struct mnm_ctx *ctx = file->driver_priv;
 	struct drm_mnm_stats *args = data;
 
-	if (args->size != sizeof(*args) || args->flags)
+	if ((args->size != sizeof(*args) && args->size != MNM_STATS_SIZE_V1) ||
+	    args->flags)
 		return -EINVAL;
 	mnm_counters_fill(&args->file, &ctx->mirror.stats, &ctx->pt.pt_pages,
 			  &ctx->pt.mapped_pages);
+	mnm_layer_fill(&args->file_layer, &ctx->mirror.stats);
+	mnm_layer_fill(&args->device_layer, &mdev->counters);
 	mnm_counters_fill(&args->device, &mdev->counters, &mdev->pt_pages,
 			  &mdev->mapped_pages);
 	args->file.migrated_to_device = atomic64_read(&ctx->migrated_to_device);

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_mirror: mirrored intervals, their invalidation, and their collector.
+ *
+ * A mirror watches the CPU page tables through one mmu interval notifier
+ * per naturally aligned HMM_MIRROR_INTERVAL_SIZE block its device used.
+ * Every device entry lies inside a live, linked interval: entries are
+ * committed (hmm_mirror_fault.c, hmm_mirror_migrate.c) only under the update
+ * lock after checking that the interval was not removed, and removal zaps
+ * the block under the same lock.
+ *
+ * Intervals go away when the range is forgotten (hmm_mirror_forget()), at
+ * unregister, and when the CPU unmaps the block: MMU_NOTIFY_UNMAP (and a
+ * fault that found nothing mapped) marks the interval, and a worker removes
+ * marked intervals whose block no VMA intersects.  So the number of
+ * intervals is bounded by the mapped blocks the device used, not by the
+ * history of the address space.
+ *
+ * Intervals come from their own slab cache, charged to the memory cgroup of
+ * the task that creates them (SLAB_ACCOUNT); /proc/slabinfo shows it as
+ * hmm_mirror_interval.
+ *
+ * Locking: see hmm_mirror_main.c.  The collector takes tree_lock, then
+ * mmap_lock (read) with tree_lock dropped, then tree_lock and the update
+ * lock in turn; it never holds two of them.
+ */
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "hmm_mirror_internal.h"
+
+static struct kmem_cache *hmm_mirror_interval_cache;
+
+static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
+					   const struct mmu_notifier_range *range,
+					   unsigned long cur_seq)
+{
+	struct hmm_mirror_interval *iv =
+		container_of(mni, struct hmm_mirror_interval, notifier);
+	struct hmm_mirror *mirror = iv->mirror;
+	bool blockable = mmu_notifier_range_blockable(range);
+
+	/*
+	 * The mirror's own exclusive grant (hmm_mirror_make_exclusive() passes
+	 * the mirror as owner): the CPU entries now point at the very pages
+	 * the device maps.  Neither zap nor move the sequence, so that the
+	 * grant's commit still notices every other event.
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror) {
+		HMM_MIRROR_COUNT(mirror, self_invalidations, 1);
+		return true;
+	}
+
+	if (blockable) {
+		mutex_lock(&mirror->update_lock);
+	} else if (!mutex_trylock(&mirror->update_lock)) {
+		HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
+		return false;
+	}
+	/* Always move the sequence, so that a racing fault retries. */
+	mmu_interval_set_seq(mni, cur_seq);
+	if (!mirror->dead) {
+		if (blockable)
+			HMM_MIRROR_COUNT(mirror, invalidations, 1);
+		else
+			HMM_MIRROR_COUNT(mirror, invalidations_nonblock, 1);
+		mirror->ops->invalidate(mirror, range,
+					max(range->start, iv->start),
+					min(range->end, iv->end));
+		/* The block may be empty now: let the collector look. */
+		if (range->event == MMU_NOTIFY_UNMAP)
+			hmm_mirror_interval_gc_mark(iv);
+	}
+	mutex_unlock(&mirror->update_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
+	.invalidate = hmm_mirror_interval_invalidate,
+};
+
+static void hmm_mirror_interval_free_rcu(struct rcu_head *rcu)
+{
+	kmem_cache_free(hmm_mirror_interval_cache,
+			container_of(rcu, struct hmm_mirror_interval, rcu));
+}
+
+/* Drop a reference; the last one must be dropped where sleeping is allowed. */
+void hmm_mirror_interval_put(struct hmm_mirror_interval *iv)
+{
+	if (!refcount_dec_and_test(&iv->ref))
+		return;
+	/* Only unlinked (removed) intervals lose their last reference. */
+	WARN_ON_ONCE(!READ_ONCE(iv->removed));
+	/* Waits for invalidations running on this interval. */
+	mmu_interval_notifier_remove(&iv->notifier);
+	call_rcu(&iv->rcu, hmm_mirror_interval_free_rcu);
+}
+
+/* Under RCU or tree_lock: the interval that contains @addr, if any. */
+static struct hmm_mirror_interval *
+hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr)
+{
+	struct rb_node *node = READ_ONCE(mirror->intervals.rb_node);
+
+	while (node) {
+		struct hmm_mirror_interval *iv =
+			rb_entry(node, struct hmm_mirror_interval, node);
+
+		if (addr < iv->start)
+			node = READ_ONCE(node->rb_left);
+		else if (addr >= iv->end)
+			node = READ_ONCE(node->rb_right);
+		else
+			return iv;
+	}
+	return NULL;
+}
+
+/*
+ * Lockless lookup.  rb-tree rotations may make a concurrent walk miss a node
+ * (never loop, see lib/rbtree.c), so a hit is good once referenced, and a
+ * miss only if the tree did not change meanwhile.
+ */
+static struct hmm_mirror_interval *
+hmm_mirror_interval_get_rcu(struct hmm_mirror *mirror, unsigned long addr)
+{
+	struct hmm_mirror_interval *iv;
+	unsigned int seq;
+	int tries = 3;
+
+	rcu_read_lock();
+	do {
+		seq = raw_read_seqcount(&mirror->tree_seq);
+		if (seq & 1)
+			continue;
+		iv = hmm_mirror_interval_find(mirror, addr);
+		if (iv && refcount_inc_not_zero(&iv->ref))
+			goto out;
+		if (!read_seqcount_retry(&mirror->tree_seq, seq))
+			break;
+	} while (--tries);
+	iv = NULL;
+out:
+	rcu_read_unlock();
+	return iv;
+}
+
+/*
+ * Writers of the interval tree hold tree_lock.  tree_seq is a plain
+ * seqcount (a mutex-associated one makes readers that see a write in
+ * progress take the mutex on PREEMPT_RT, inside rcu_read_lock()), so the
+ * writer disables preemption itself; rb-tree updates never sleep.
+ */
+static void hmm_mirror_tree_write_begin(struct hmm_mirror *mirror)
+{
+	lockdep_assert_held(&mirror->tree_lock);
+	preempt_disable();
+	write_seqcount_begin(&mirror->tree_seq);
+}
+
+static void hmm_mirror_tree_write_end(struct hmm_mirror *mirror)
+{
+	write_seqcount_end(&mirror->tree_seq);
+	preempt_enable();
+}
+
+static void hmm_mirror_interval_link(struct hmm_mirror *mirror,
+				     struct hmm_mirror_interval *iv)
+{
+	struct rb_node **link = &mirror->intervals.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct hmm_mirror_interval *pos =
+			rb_entry(*link, struct hmm_mirror_interval, node);
+
+		parent = *link;
+		link = iv->start < pos->start ? &parent->rb_left :
+						&parent->rb_right;
+	}
+	/*
+	 * @iv is fully initialised; the smp_wmb() in write_seqcount_begin()
+	 * orders that before the store that publishes it to lockless readers.
+	 */
+	hmm_mirror_tree_write_begin(mirror);
+	rb_link_node(&iv->node, parent, link);
+	rb_insert_color(&iv->node, &mirror->intervals);
+	hmm_mirror_tree_write_end(mirror);
+}
+
+/* The referenced interval containing @addr, created if needed. */
+struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
+						    unsigned long addr)
+{
+	struct hmm_mirror_interval *iv;
+	int ret;
+
+	iv = hmm_mirror_interval_get_rcu(mirror, addr);
+	if (iv)
+		return iv;
+
+	mutex_lock(&mirror->tree_lock);
+	iv = hmm_mirror_interval_find(mirror, addr);
+	if (iv && refcount_inc_not_zero(&iv->ref))
+		goto out;
+	/* Charged to the caller's memory cgroup (the cache is SLAB_ACCOUNT). */
+	iv = kmem_cache_zalloc(hmm_mirror_interval_cache, GFP_KERNEL);
+	if (!iv) {
+		iv = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	RB_CLEAR_NODE(&iv->node);
+	iv->mirror = mirror;
+	iv->start = ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE);
+	iv->end = iv->start + HMM_MIRROR_INTERVAL_SIZE;
+	refcount_set(&iv->ref, 2);	/* the tree's and ours */
+	ret = mmu_interval_notifier_insert(&iv->notifier, mirror->mm, iv->start,
+					   HMM_MIRROR_INTERVAL_SIZE,
+					   &hmm_mirror_interval_ops);
+	if (ret) {
+		kmem_cache_free(hmm_mirror_interval_cache, iv);
+		iv = ERR_PTR(ret);
+		goto out;
+	}
+	hmm_mirror_interval_link(mirror, iv);
+	HMM_MIRROR_COUNT(mirror, intervals_created, 1);
+out:
+	mutex_unlock(&mirror->tree_lock);
+	return iv;
+}
+
+/* Under tree_lock: take @iv out of the tree (its reference goes with it). */
+static void hmm_mirror_interval_unlink(struct hmm_mirror *mirror,
+				       struct hmm_mirror_interval *iv,
+				       struct list_head *dead)
+{
+	hmm_mirror_tree_write_begin(mirror);
+	rb_erase(&iv->node, &mirror->intervals);
+	hmm_mirror_tree_write_end(mirror);
+	RB_CLEAR_NODE(&iv->node);
+	list_add(&iv->dead, dead);
+}
+
+/*
+ * Zap what the device maps in the unlinked intervals on @dead and mark them
+ * removed under the update lock (a commit racing this, holding its own
+ * reference, then fails and takes a new interval), then drop the tree's
+ * references.
+ */
+static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
+				      struct list_head *dead)
+{
+	struct hmm_mirror_interval *iv, *tmp;
+
+	if (list_empty(dead))
+		return;
+	mutex_lock(&mirror->update_lock);
+	list_for_each_entry(iv, dead, dead) {
+		WRITE_ONCE(iv->removed, true);
+		if (!mirror->dead)
+			mirror->ops->invalidate(mirror, NULL, iv->start, iv->end);
+		HMM_MIRROR_COUNT(mirror, intervals_removed, 1);
+	}
+	mutex_unlock(&mirror->update_lock);
+
+	list_for_each_entry_safe(iv, tmp, dead, dead)
+		hmm_mirror_interval_put(iv);
+}
+
+/* Remove the intervals that lie entirely inside [start, end). */
+void hmm_mirror_intervals_drop(struct hmm_mirror *mirror, unsigned long start,
+			       unsigned long end)
+{
+	struct hmm_mirror_interval *iv;
+	struct rb_node *node;
+	LIST_HEAD(dead);
+
+	mutex_lock(&mirror->tree_lock);
+	node = rb_first(&mirror->intervals);
+	while (node) {
+		iv = rb_entry(node, struct hmm_mirror_interval, node);
+		node = rb_next(node);
+		if (iv->start >= start && iv->end <= end)
+			hmm_mirror_interval_unlink(mirror, iv, &dead);
+	}
+	mutex_unlock(&mirror->tree_lock);
+	hmm_mirror_intervals_kill(mirror, &dead);
+}
+
+/**
+ * hmm_mirror_forget() - stop tracking a range
+ * @mirror: a registered mirror
+ * @start: first address
+ * @end: end address (exclusive)
+ *
+ * Removes the interval notifiers that lie entirely inside [start, end) and
+ * drops the device's mappings of them (->invalidate with a NULL range), so
+ * that no device entry is left without a notifier behind it.  Device entries
+ * in partly covered intervals stay, and stay tracked; a driver that wants
+ * them gone zaps them itself.  A fault racing with this retries on a new
+ * interval, so what it maps is tracked too.
+ *
+ * Context: process context; may sleep.
+ */
+void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
+		       unsigned long end)
+{
+	hmm_mirror_intervals_drop(mirror, start, end);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_forget);
+
+/* ---- the collector ----------------------------------------------------- */
+
+/**
+ * hmm_mirror_interval_gc_mark() - ask the collector to look at an interval
+ * @iv: an interval whose block may have no VMA left (an MMU_NOTIFY_UNMAP
+ *	event, or a fault that found nothing mapped)
+ *
+ * Context: any; never sleeps (invalidations of the OOM reaper call it).
+ */
+void hmm_mirror_interval_gc_mark(struct hmm_mirror_interval *iv)
+{
+	if (!test_and_set_bit(HMM_MIRROR_IV_GC, &iv->flags))
+		queue_work(system_unbound_wq, &iv->mirror->gc_work);
+}
+
+/*
+ * Remove the marked intervals whose block no VMA intersects any more, as
+ * drm_gpusvm's garbage collector does for unmapped ranges, but from a
+ * worker: mmu_interval_notifier_remove() cannot run in the notifier, and
+ * the VMA check needs mmap_lock, which the invalidation may hold for write.
+ * An mmap and a fault racing the removal only cost a refault: the removal
+ * zaps the block and the fault's commit finds its interval removed.
+ */
+static void hmm_mirror_gc_work(struct work_struct *work)
+{
+	struct hmm_mirror *mirror = container_of(work, struct hmm_mirror,
+						 gc_work);
+	struct hmm_mirror_interval *iv, *tmp;
+	struct mm_struct *mm = mirror->mm;
+	LIST_HEAD(candidates);
+	struct rb_node *node;
+	LIST_HEAD(dead);
+
+	if (!mmget_not_zero(mm))
+		return;
+	mutex_lock(&mirror->tree_lock);
+	for (node = rb_first(&mirror->intervals); node; node = rb_next(node)) {
+		iv = rb_entry(node, struct hmm_mirror_interval, node);
+		if (test_and_clear_bit(HMM_MIRROR_IV_GC, &iv->flags)) {
+			refcount_inc(&iv->ref);
+			list_add_tail(&iv->gc_link, &candidates);
+		}
+	}
+	mutex_unlock(&mirror->tree_lock);
+	if (list_empty(&candidates))
+		goto out;
+
+	/* tree_lock is never taken under mmap_lock: decide first. */
+	mmap_read_lock(mm);
+	list_for_each_entry(iv, &candidates, gc_link)
+		iv->gc_empty = !find_vma_intersection(mm, iv->start, iv->end);
+	mmap_read_unlock(mm);
+
+	mutex_lock(&mirror->tree_lock);
+	list_for_each_entry(iv, &candidates, gc_link)
+		if (iv->gc_empty && !RB_EMPTY_NODE(&iv->node))
+			hmm_mirror_interval_unlink(mirror, iv, &dead);
+	mutex_unlock(&mirror->tree_lock);
+	hmm_mirror_intervals_kill(mirror, &dead);
+
+	list_for_each_entry_safe(iv, tmp, &candidates, gc_link)
+		hmm_mirror_interval_put(iv);
+out:
+	mmput(mm);
+}
+
+/* At register: an empty tree and an idle collector. */
+void hmm_mirror_intervals_init(struct hmm_mirror *mirror)
+{
+	mutex_init(&mirror->tree_lock);
+	seqcount_init(&mirror->tree_seq);
+	mirror->intervals = RB_ROOT;
+	INIT_WORK(&mirror->gc_work, hmm_mirror_gc_work);
+}
+
+/*
+ * At unregister, after ->release: remove every interval, then wait for the
+ * collector (nothing queues it once no interval is left).
+ */
+void hmm_mirror_intervals_fini(struct hmm_mirror *mirror)
+{
+	hmm_mirror_intervals_drop(mirror, 0, ULONG_MAX);
+	cancel_work_sync(&mirror->gc_work);
+	WARN_ON(!RB_EMPTY_ROOT(&mirror->intervals));
+}
+
+int __init hmm_mirror_interval_cache_init(void)
+{
+	hmm_mirror_interval_cache = KMEM_CACHE(hmm_mirror_interval,
+					       SLAB_ACCOUNT | SLAB_NO_MERGE);
+	return hmm_mirror_interval_cache ? 0 : -ENOMEM;
+}
+
+/* After rcu_barrier(): the RCU callbacks free into the cache. */
+void hmm_mirror_interval_cache_fini(void)
+{
+	kmem_cache_destroy(hmm_mirror_interval_cache);
+}
