@@ -108,7 +108,7 @@ $(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mn
 $(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -o $@ $<
+		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 # The differential checker (tests/fuzz): a seeded model of the address space
 # checked against every device result; replays and shrinks what fails.

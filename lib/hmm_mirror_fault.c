@@ -159,19 +159,19 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			return ret;
 		hmm_mirror_debug_delay();
 
-		mutex_lock(&mirror->update_lock);
+		hmm_mirror_update_lock(mirror);
 		if (mirror->dead) {
 			ret = -ESRCH;
 		} else if (iv->removed) {
 			ret = HMM_MIRROR_STALE_INTERVAL;
 		} else if (mmu_interval_read_retry(&iv->notifier,
 						   range.notifier_seq)) {
-			mutex_unlock(&mirror->update_lock);
+			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 			goto retry;
 		} else {
 			ret = mirror->ops->commit(mirror, &batch);
 		}
-		mutex_unlock(&mirror->update_lock);
+		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 		/*
 		 * The driver ran out of what ->prepare set aside (a racing
 		 * fault of the same mirror used it): prepare and try again.

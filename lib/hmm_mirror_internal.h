@@ -66,6 +66,29 @@ void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n);
 	hmm_mirror_count(mirror, offsetof(struct hmm_mirror_counters, field), n)
 
 unsigned long hmm_mirror_deadline(void);
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+bool hmm_mirror_should_fail_trylock(void);
+bool hmm_mirror_should_fail_interval_alloc(void);
+#else
+static inline bool hmm_mirror_should_fail_trylock(void)
+{
+	return false;
+}
+
+static inline bool hmm_mirror_should_fail_interval_alloc(void)
+{
+	return false;
+}
+#endif
+
+void hmm_mirror_gate_close(struct hmm_mirror *mirror);
+void hmm_mirror_gate_reopen(struct hmm_mirror *mirror);
+void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror);
+void hmm_mirror_update_lock(struct hmm_mirror *mirror);
+bool hmm_mirror_update_trylock(struct hmm_mirror *mirror);
+void hmm_mirror_update_unlock(struct hmm_mirror *mirror,
+			      enum hmm_mirror_hold who);
 void hmm_mirror_debug_delay(void);
 
 struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,

@@ -24,6 +24,7 @@
  * mmap_lock (read) with tree_lock dropped, then tree_lock and the update
  * lock in turn; it never holds two of them.
  */
+#include <linux/error-injection.h>
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
@@ -33,6 +34,9 @@
 #include "hmm_mirror_internal.h"
 
 static struct kmem_cache *hmm_mirror_interval_cache;
+
+/* Intervals removed per update-lock hold. */
+#define HMM_MIRROR_REMOVE_SLICE	64
 
 static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 					   const struct mmu_notifier_range *range,
@@ -54,11 +58,16 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		return true;
 	}
 
-	if (blockable) {
-		mutex_lock(&mirror->update_lock);
-	} else if (!mutex_trylock(&mirror->update_lock)) {
-		HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
-		return false;
+	if (!blockable) {
+		if (hmm_mirror_should_fail_trylock() ||
+		    !hmm_mirror_update_trylock(mirror)) {
+			HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
+			hmm_mirror_gate_close(mirror);
+			return false;
+		}
+		hmm_mirror_gate_reopen(mirror);
+	} else {
+		hmm_mirror_update_lock_cpu(mirror);
 	}
 	/* Always move the sequence, so that a racing fault retries. */
 	mmu_interval_set_seq(mni, cur_seq);
@@ -74,7 +83,7 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		if (range->event == MMU_NOTIFY_UNMAP)
 			hmm_mirror_interval_gc_mark(iv);
 	}
-	mutex_unlock(&mirror->update_lock);
+	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_INVALIDATE);
 	return true;
 }
 
@@ -207,7 +216,8 @@ struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 	if (iv && refcount_inc_not_zero(&iv->ref))
 		goto out;
 	/* Charged to the caller's memory cgroup (the cache is SLAB_ACCOUNT). */
-	iv = kmem_cache_zalloc(hmm_mirror_interval_cache, GFP_KERNEL);
+	iv = hmm_mirror_should_fail_interval_alloc() ? NULL :
+	     kmem_cache_zalloc(hmm_mirror_interval_cache, GFP_KERNEL);
 	if (!iv) {
 		iv = ERR_PTR(-ENOMEM);
 		goto out;
@@ -232,6 +242,9 @@ out:
 	return iv;
 }
 
+/* For BPF and fail_function: an interval that cannot be allocated. */
+ALLOW_ERROR_INJECTION(hmm_mirror_interval_get, ERRNO);
+
 /* Under tree_lock: take @iv out of the tree (its reference goes with it). */
 static void hmm_mirror_interval_unlink(struct hmm_mirror *mirror,
 				       struct hmm_mirror_interval *iv,
@@ -255,16 +268,24 @@ static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
 {
 	struct hmm_mirror_interval *iv, *tmp;
 
+	unsigned int n = 0;
+
 	if (list_empty(dead))
 		return;
-	mutex_lock(&mirror->update_lock);
+	hmm_mirror_update_lock(mirror);
 	list_for_each_entry(iv, dead, dead) {
 		WRITE_ONCE(iv->removed, true);
 		if (!mirror->dead)
 			mirror->ops->invalidate(mirror, NULL, iv->start, iv->end);
 		HMM_MIRROR_COUNT(mirror, intervals_removed, 1);
+		/* Bounded holds: let waiting invalidations in now and then. */
+		if (++n % HMM_MIRROR_REMOVE_SLICE == 0) {
+			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
+			cond_resched();
+			hmm_mirror_update_lock(mirror);
+		}
 	}
-	mutex_unlock(&mirror->update_lock);
+	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
 
 	list_for_each_entry_safe(iv, tmp, dead, dead)
 		hmm_mirror_interval_put(iv);

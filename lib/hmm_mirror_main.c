@@ -54,12 +54,14 @@
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 
 #include "hmm_mirror_internal.h"
 
@@ -94,6 +96,145 @@ void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n)
 	if (mirror->parent)
 		atomic64_add(n, (atomic64_t *)((char *)mirror->parent + offset));
 }
+
+/* ---- the update lock ------------------------------------------------ */
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * debugfs hmm_mirror/fail_nonblock_trylock: make a non-blockable
+ * invalidation's trylock fail, to drive the refusal path (the OOM reaper
+ * retries) on purpose.
+ */
+static DECLARE_FAULT_ATTR(hmm_mirror_fail_trylock);
+
+bool hmm_mirror_should_fail_trylock(void)
+{
+	return should_fail(&hmm_mirror_fail_trylock, 1);
+}
+
+/*
+ * debugfs hmm_mirror/fail_interval_alloc: an interval that cannot be
+ * allocated (-ENOMEM), in the faulting task's context, so task-filtered.
+ * (ALLOW_ERROR_INJECTION() marks the same point for BPF and fail_function;
+ * fail_function runs its decision in the kprobe's int3 context, which
+ * lockdep reports as an NMI taking the crng lock on 6.12.)
+ */
+static DECLARE_FAULT_ATTR(hmm_mirror_fail_interval);
+
+bool hmm_mirror_should_fail_interval_alloc(void)
+{
+	return should_fail(&hmm_mirror_fail_interval, 1);
+}
+#endif
+
+/*
+ * The OOM reaper must not lose to a busy device.  Its invalidations are
+ * non-blockable: they only trylock the update lock, and a refused one is
+ * retried by the reaper HZ/10 later, ten times at most.  A device that
+ * takes the lock again and again (copy slices, commits) can win every one
+ * of those races.  So a refusal closes a gate for HMM_MIRROR_GATE_MS:
+ * device-side lockers wait at it (not the CPU side), and the next
+ * non-blockable invalidation that gets the lock opens it again.
+ */
+#define HMM_MIRROR_GATE_MS	200
+
+static bool hmm_mirror_gate_open(struct hmm_mirror *mirror)
+{
+	unsigned long until = READ_ONCE(mirror->nonblock_gate);
+
+	return !until || time_after_eq(jiffies, until);
+}
+
+/* A non-blockable invalidation was refused: let it in next time. */
+void hmm_mirror_gate_close(struct hmm_mirror *mirror)
+{
+	WRITE_ONCE(mirror->nonblock_gate,
+		   (jiffies + msecs_to_jiffies(HMM_MIRROR_GATE_MS)) ?: 1);
+}
+
+/* A non-blockable invalidation got the lock: device lockers may go on. */
+void hmm_mirror_gate_reopen(struct hmm_mirror *mirror)
+{
+	if (READ_ONCE(mirror->nonblock_gate)) {
+		WRITE_ONCE(mirror->nonblock_gate, 0);
+		wake_up_all(&mirror->gate_wq);
+	}
+}
+
+/* The CPU side: invalidations take the lock directly. */
+void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror)
+{
+	mutex_lock(&mirror->update_lock);
+	mirror->locked_at_ns = ktime_get_ns();
+}
+
+/* The device side: first let a refused non-blockable invalidation in. */
+void hmm_mirror_update_lock(struct hmm_mirror *mirror)
+{
+	if (!hmm_mirror_gate_open(mirror)) {
+		HMM_MIRROR_COUNT(mirror, gate_waits, 1);
+		wait_event_timeout(mirror->gate_wq, hmm_mirror_gate_open(mirror),
+				   msecs_to_jiffies(HMM_MIRROR_GATE_MS));
+	}
+	hmm_mirror_update_lock_cpu(mirror);
+}
+
+bool hmm_mirror_update_trylock(struct hmm_mirror *mirror)
+{
+	if (!mutex_trylock(&mirror->update_lock))
+		return false;
+	mirror->locked_at_ns = ktime_get_ns();
+	return true;
+}
+
+static void hmm_mirror_hold_max(atomic64_t *max, s64 ns)
+{
+	s64 old = atomic64_read(max);
+
+	while (ns > old && !atomic64_try_cmpxchg(max, &old, ns))
+		;
+}
+
+/* Drop the update lock and record how long @who held it. */
+void hmm_mirror_update_unlock(struct hmm_mirror *mirror,
+			      enum hmm_mirror_hold who)
+{
+	s64 ns = ktime_get_ns() - mirror->locked_at_ns;
+
+	mutex_unlock(&mirror->update_lock);
+	hmm_mirror_hold_max(&mirror->stats.hold_max_ns[who], ns);
+	if (mirror->parent)
+		hmm_mirror_hold_max(&mirror->parent->hold_max_ns[who], ns);
+}
+
+/**
+ * hmm_mirror_lock() - take a mirror's update lock
+ * @mirror: the mirror
+ *
+ * The update lock serialises device page-table changes against
+ * invalidations.  Drivers take it to read or change their page table outside
+ * the callbacks.  It must not be held across memory allocation with reclaim,
+ * and only briefly: the OOM reaper's non-blockable invalidations trylock it
+ * and fail while it is held.  Work in bounded slices and drop it between
+ * them; the longest hold is in the hold_max_ns counters.
+ *
+ * Context: process context; may sleep.
+ */
+void hmm_mirror_lock(struct hmm_mirror *mirror)
+{
+	hmm_mirror_update_lock(mirror);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_lock);
+
+/**
+ * hmm_mirror_unlock() - drop a mirror's update lock
+ * @mirror: the mirror
+ */
+void hmm_mirror_unlock(struct hmm_mirror *mirror)
+{
+	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_DRIVER);
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_unlock);
 
 /* ---- per-mm object and the teardown chain --------------------------- */
 
@@ -132,10 +273,10 @@ static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
 	 * device forgets everything in the same critical section: an munmap
 	 * between this and ->release must not find entries nobody zaps.
 	 */
-	mutex_lock(&mirror->update_lock);
+	hmm_mirror_update_lock(mirror);
 	WRITE_ONCE(mirror->dead, true);
 	mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX);
-	mutex_unlock(&mirror->update_lock);
+	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
 	mirror->ops->release(mirror, reason);
 }
 
@@ -259,6 +400,8 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
+	init_waitqueue_head(&mirror->gate_wq);
+	mirror->nonblock_gate = 0;
 	hmm_mirror_intervals_init(mirror);
 	mirror->released = false;
 	mirror->dead = false;
@@ -349,6 +492,12 @@ int hmm_mirror_counters_show(struct seq_file *m,
 		   atomic64_read(&c->intervals_created));
 	seq_printf(m, "intervals_removed %lld\n",
 		   atomic64_read(&c->intervals_removed));
+	seq_printf(m, "gate_waits %lld\n", atomic64_read(&c->gate_waits));
+	seq_printf(m, "hold_max_ns invalidate %lld commit %lld remove %lld driver %lld\n",
+		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_INVALIDATE]),
+		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_COMMIT]),
+		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_REMOVE]),
+		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_DRIVER]));
 	return 0;
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_counters_show);
@@ -377,14 +526,30 @@ void hmm_mirror_debugfs_create(struct hmm_mirror *mirror,
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_debugfs_create);
 
+static struct dentry *hmm_mirror_debugfs_root;
+
 static int __init hmm_mirror_init(void)
 {
-	return hmm_mirror_interval_cache_init();
+	int ret = hmm_mirror_interval_cache_init();
+
+	if (ret)
+		return ret;
+	hmm_mirror_debugfs_root = debugfs_create_dir("hmm_mirror", NULL);
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	fault_create_debugfs_attr("fail_nonblock_trylock",
+				  hmm_mirror_debugfs_root,
+				  &hmm_mirror_fail_trylock);
+	fault_create_debugfs_attr("fail_interval_alloc",
+				  hmm_mirror_debugfs_root,
+				  &hmm_mirror_fail_interval);
+#endif
+	return 0;
 }
 module_init(hmm_mirror_init);
 
 static void __exit hmm_mirror_exit(void)
 {
+	debugfs_remove(hmm_mirror_debugfs_root);
 	/* Wait for the SRCU-deferred frees of per-mm objects. */
 	mmu_notifier_synchronize();
 	rcu_barrier();

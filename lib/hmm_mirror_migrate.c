@@ -340,7 +340,7 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 		granted += !!pages[i];
 	if (granted == npages) {
 		hmm_mirror_debug_delay();
-		mutex_lock(&mirror->update_lock);
+		hmm_mirror_update_lock(mirror);
 		if (mirror->dead)
 			n = -ESRCH;
 		else if (iv->removed)
@@ -350,7 +350,7 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 		else
 			n = mirror->ops->exclusive_commit(mirror, start, pages,
 							  npages);
-		mutex_unlock(&mirror->update_lock);
+		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 	} else {
 		n = -EBUSY;
 	}

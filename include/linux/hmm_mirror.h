@@ -18,6 +18,7 @@
 #include <linux/rbtree.h>
 #include <linux/seqlock.h>
 #include <linux/sizes.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 struct dentry;
@@ -154,6 +155,25 @@ struct hmm_mirror_ops {
 };
 
 /**
+ * enum hmm_mirror_hold - who held a mirror's update lock
+ * @HMM_MIRROR_HOLD_INVALIDATE: an invalidation callback (the CPU side, the
+ *	OOM reaper among it, waits for the lock)
+ * @HMM_MIRROR_HOLD_COMMIT: a fault's or an exclusive grant's commit
+ * @HMM_MIRROR_HOLD_REMOVE: removing intervals (forget, the collector,
+ *	release, unregister)
+ * @HMM_MIRROR_HOLD_DRIVER: the driver, between hmm_mirror_lock() and
+ *	hmm_mirror_unlock()
+ * @HMM_MIRROR_HOLD_NR: how many there are
+ */
+enum hmm_mirror_hold {
+	HMM_MIRROR_HOLD_INVALIDATE,
+	HMM_MIRROR_HOLD_COMMIT,
+	HMM_MIRROR_HOLD_REMOVE,
+	HMM_MIRROR_HOLD_DRIVER,
+	HMM_MIRROR_HOLD_NR
+};
+
+/**
  * struct hmm_mirror_counters - event counters (monotonic, lockless)
  * @faults: hmm_range_fault() batches committed
  * @pages_faulted: pages in those batches
@@ -168,6 +188,10 @@ struct hmm_mirror_ops {
  * @intervals_created: interval notifiers inserted
  * @intervals_removed: interval notifiers removed (unmapped blocks, forget,
  *	unregister); created - removed is how many the mirror holds now
+ * @hold_max_ns: the longest the update lock was held, per holder (a
+ *	maximum, not a sum: a long hold makes the OOM reaper's trylock fail)
+ * @gate_waits: device-side lockers that waited for a refused non-blockable
+ *	invalidation (the OOM reaper) to come back and get the lock first
  */
 struct hmm_mirror_counters {
 	atomic64_t faults;
@@ -181,6 +205,8 @@ struct hmm_mirror_counters {
 	atomic64_t self_invalidations;
 	atomic64_t intervals_created;
 	atomic64_t intervals_removed;
+	atomic64_t hold_max_ns[HMM_MIRROR_HOLD_NR];
+	atomic64_t gate_waits;
 };
 
 /**
@@ -207,6 +233,9 @@ struct hmm_mirror {
 	bool released;			/* under mmm->lock */
 	bool dead;			/* under update_lock: no more callbacks */
 	struct mutex update_lock;	/* device page table vs invalidations */
+	u64 locked_at_ns;		/* under update_lock: when it was taken */
+	unsigned long nonblock_gate;	/* jiffies: device lockers wait till then */
+	wait_queue_head_t gate_wq;	/* ... here */
 	struct mutex tree_lock;		/* writers of @intervals */
 	seqcount_t tree_seq;		/* lockless readers of @intervals */
 	struct rb_root intervals;
@@ -268,27 +297,8 @@ void hmm_mirror_debugfs_create(struct hmm_mirror *mirror,
 int hmm_mirror_counters_show(struct seq_file *m,
 			     const struct hmm_mirror_counters *c);
 
-/**
- * hmm_mirror_lock() - take a mirror's update lock
- * @mirror: the mirror
- *
- * The update lock serialises device page-table changes against
- * invalidations.  Drivers take it to read or change their page table outside
- * the callbacks.  It must not be held across memory allocation with reclaim.
- */
-static inline void hmm_mirror_lock(struct hmm_mirror *mirror)
-{
-	mutex_lock(&mirror->update_lock);
-}
-
-/**
- * hmm_mirror_unlock() - drop a mirror's update lock
- * @mirror: the mirror
- */
-static inline void hmm_mirror_unlock(struct hmm_mirror *mirror)
-{
-	mutex_unlock(&mirror->update_lock);
-}
+void hmm_mirror_lock(struct hmm_mirror *mirror);
+void hmm_mirror_unlock(struct hmm_mirror *mirror);
 
 /**
  * hmm_mirror_mm() - the mm a mirror is bound to

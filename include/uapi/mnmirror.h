@@ -58,7 +58,9 @@ struct drm_mnm_info {
  * read-only device entries are faulted in through the mirror layer (a write
  * needs a writable CPU mapping: a read-only one fails with -EPERM; an unmapped
  * address fails with -EFAULT).  On success cpages == npages; faults counts
- * the device faults (batches of up to 512 pages) taken.
+ * the device faults (batches of up to 512 pages) taken.  A process killed
+ * meanwhile gets -EINTR; one whose pages keep changing under the device,
+ * -EBUSY; one out of memory, -ENOMEM.
  */
 struct drm_mnm_rw {
 	__u32 size;
@@ -131,7 +133,13 @@ struct drm_mnm_counters {
 struct drm_mnm_layer_stats {
 	__u64 intervals;	/* interval notifiers held now (2 MiB blocks) */
 	__u64 intervals_removed;	/* removed so far: unmapped, released */
-	__u64 reserved[6];	/* out: zero */
+	/* The longest update-lock hold (ns), by holder: maxima, not sums. */
+	__u64 hold_max_invalidate_ns;	/* an invalidation (the CPU waits) */
+	__u64 hold_max_commit_ns;	/* committing a fault or a grant */
+	__u64 hold_max_remove_ns;	/* removing intervals, release */
+	__u64 hold_max_device_ns;	/* the device: copies, snapshots, zaps */
+	__u64 gate_waits;	/* device waits that let the OOM reaper in */
+	__u64 reserved[1];	/* out: zero */
 };
 
 /*

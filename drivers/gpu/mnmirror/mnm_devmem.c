@@ -27,6 +27,7 @@
 #include <linux/highmem.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
+#include <linux/error-injection.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -263,7 +264,7 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 	return moved;
 }
 
-static int mnm_devmem_grow(struct mnm_device *mdev)
+static noinline int mnm_devmem_grow(struct mnm_device *mdev)
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long i, size = dm->chunk_pages << PAGE_SHIFT;
@@ -326,30 +327,54 @@ out_unlock:
 	mutex_unlock(&dm->grow_lock);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(mnm_devmem_grow, ERRNO);
 
 /**
  * mnm_devmem_reserve() - add device memory before a migration needs it
  * @mdev: the device
  * @n: pages the migration may allocate
  *
- * Adds chunks (memremap_pages()) until @n pages are free or the limit is
- * reached.  Called with no folio locked: memremap_pages() takes
- * mem_hotplug_lock, which memory offlining holds while it locks folios, so
- * growing from ->migrate_alloc_copy (source folios locked) would invert that
- * order.  Allocation itself only evicts.
+ * Adds chunks (memremap_pages()) until the free pages cover @n on top of
+ * what running migrations reserved, or the limit is reached.  Called with
+ * no folio locked: memremap_pages() takes mem_hotplug_lock, which memory
+ * offlining holds while it locks folios, so growing from
+ * ->migrate_alloc_copy (source folios locked) would invert that order.
+ * Allocation itself only evicts.
  *
  * Context: may sleep; no lock held.
+ * Return: what was reserved (@n, capped at the limit), for
+ * mnm_devmem_unreserve().
  */
-void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
+unsigned long mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	bool short_of_pages;
 
-	do {
+	n = min(n, READ_ONCE(dm->limit));
+	for (;;) {
 		spin_lock(&dm->lock);
-		short_of_pages = dm->nfree < n && dm->nused + dm->nfree < dm->limit;
+		short_of_pages = dm->nfree < dm->reserved + n &&
+				 dm->nused + dm->nfree < dm->limit;
+		if (!short_of_pages)
+			dm->reserved += n;
 		spin_unlock(&dm->lock);
-	} while (short_of_pages && !mnm_devmem_grow(mdev));
+		if (!short_of_pages)
+			return n;
+		if (mnm_devmem_grow(mdev)) {
+			/* No more chunks: promise nothing, evict later. */
+			return 0;
+		}
+	}
+}
+
+/* The migration that reserved @n pages is over. */
+void mnm_devmem_unreserve(struct mnm_device *mdev, unsigned long n)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+
+	spin_lock(&dm->lock);
+	dm->reserved -= n;
+	spin_unlock(&dm->lock);
 }
 
 /**
@@ -466,6 +491,9 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 	kvfree(dpages);
 	return 0;
 }
+
+/* Injected, no page gets a destination: the batch is skip_nomem. */
+ALLOW_ERROR_INJECTION(mnm_devmem_alloc_copy, ERRNO);
 
 static int mnm_devmem_show(struct seq_file *m, void *unused)
 {
@@ -649,7 +677,12 @@ void mnm_devmem_fini(struct mnm_device *mdev)
 {
 }
 
-void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
+unsigned long mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n)
+{
+	return 0;
+}
+
+void mnm_devmem_unreserve(struct mnm_device *mdev, unsigned long n)
 {
 }
 

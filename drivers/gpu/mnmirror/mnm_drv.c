@@ -21,6 +21,8 @@
 #include <drm/drm_ioctl.h>
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
+#include <linux/error-injection.h>
+#include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
@@ -37,6 +39,8 @@
 #define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
 /* Passes over the same pages before a device access gives up. */
 #define MNM_COPY_ATTEMPTS	16
+/* Pages copied per update-lock hold (128 KiB). */
+#define MNM_COPY_SLICE		32
 /* Pages a device fault maps ahead within one request (32 MiB). */
 #define MNM_FAULT_AHEAD		8192
 /* Largest mmap of the device file. */
@@ -63,6 +67,25 @@ static char *compat_name = "mnm_dmirror";
 module_param(compat_name, charp, 0444);
 MODULE_PARM_DESC(compat_name,
 		 "Name prefix of the compat devices: /dev/<name>N (default mnm_dmirror; hmm_dmirror for upstream hmm-tests)");
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/* debugfs mnmirror/fail_commit: a device commit that fails (-ENOMEM). */
+static DECLARE_FAULT_ATTR(mnm_fail_commit);
+
+static bool mnm_should_fail_commit(void)
+{
+	return should_fail(&mnm_fail_commit, 1);
+}
+#else
+static bool mnm_should_fail_commit(void)
+{
+	return false;
+}
+#endif
+
+static unsigned int debug_drain_ms;
+module_param(debug_drain_ms, uint, 0644);
+MODULE_PARM_DESC(debug_drain_ms, "Test hook: a device access of a killed process keeps copying this long (ms) before it returns -EINTR, as a GPU draining queued work would");
 
 static bool debug_warn;
 module_param(debug_warn, bool, 0444);
@@ -211,8 +234,8 @@ static bool mnm_pfns_huge(const unsigned long *pfns)
 	return true;
 }
 
-static int mnm_mirror_commit(struct hmm_mirror *mirror,
-			     const struct hmm_mirror_batch *batch)
+static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,
+				      const struct hmm_mirror_batch *batch)
 {
 	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
 	unsigned long n = (batch->end - batch->start) >> PAGE_SHIFT;
@@ -220,6 +243,8 @@ static int mnm_mirror_commit(struct hmm_mirror *mirror,
 	int ret;
 
 	WARN_ON_ONCE(ctx->released);
+	if (mnm_should_fail_commit())
+		return -ENOMEM;
 	while (i < n) {
 		unsigned long addr = batch->start + (i << PAGE_SHIFT);
 		unsigned long pfn = batch->hmm_pfns[i];
@@ -241,6 +266,9 @@ static int mnm_mirror_commit(struct hmm_mirror *mirror,
 	}
 	return 0;
 }
+
+/* For BPF and fail_function: a commit that fails (-ENOMEM, -EAGAIN). */
+ALLOW_ERROR_INJECTION(mnm_mirror_commit, ERRNO);
 
 static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 				struct page **pages, unsigned long npages)
@@ -392,6 +420,31 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 	return n;
 }
 
+/*
+ * A killed process's device access stops, but a GPU may first have to drain
+ * work already queued, which keeps using its page table (and keeps the
+ * process from exiting).  debug_drain_ms simulates that: keep copying the
+ * chunk through the device page table, a slice per update-lock hold, for
+ * that long, never faulting.  The OOM tests use it to keep a victim alive
+ * with its device busy while the OOM reaper unmaps its memory.
+ */
+static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
+		      char *bounce, bool write)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(READ_ONCE(debug_drain_ms));
+	unsigned long first = 0;
+
+	while (time_before(jiffies, end)) {
+		unsigned long slice_end = min(n, first + MNM_COPY_SLICE);
+
+		hmm_mirror_lock(&ctx->mirror);
+		mnm_copy_locked(ctx, addr, first, slice_end, bounce, write);
+		hmm_mirror_unlock(&ctx->mirror);
+		first = slice_end == n ? 0 : slice_end;
+		cond_resched();
+	}
+}
+
 /**
  * mnm_ctx_rw() - the device copies between a mirrored range and a user buffer
  * @ctx: the file context (its mm is current's, checked by the caller)
@@ -402,7 +455,8 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
  *	migrations and exclusive grants)
  * @calls: out, optional: hmm_mirror_fault() calls made
  *
- * Return: 0 or a negative errno; @args->cpages tells how far it got.
+ * Return: 0 or a negative errno (-EINTR when the process was killed);
+ * @args->cpages tells how far it got.
  */
 int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	       bool nofault, unsigned long *calls)
@@ -437,11 +491,28 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 			break;
 		}
 		for (;;) {
+			/*
+			 * At most MNM_COPY_SLICE pages per hold: invalidations
+			 * (the OOM reaper's trylock among them) get the lock
+			 * between slices.
+			 */
+			unsigned long slice_end = min(n, copied + MNM_COPY_SLICE);
+
 			hmm_mirror_lock(&ctx->mirror);
-			copied = mnm_copy_locked(ctx, addr, copied, n, bounce, write);
+			copied = mnm_copy_locked(ctx, addr, copied, slice_end, bounce,
+						 write);
 			hmm_mirror_unlock(&ctx->mirror);
+			if (fatal_signal_pending(current)) {
+				mnm_drain(ctx, addr, n, bounce, write);
+				ret = -EINTR;
+				goto out;
+			}
 			if (copied == n)
 				break;
+			if (copied == slice_end) {
+				cond_resched();
+				continue;
+			}
 			if (nofault) {
 				args->cpages = done + copied;
 				ret = -ENOENT;
@@ -737,6 +808,15 @@ static void mnm_layer_fill(struct drm_mnm_layer_stats *out,
 	out->intervals = atomic64_read(&c->intervals_created) -
 			 atomic64_read(&c->intervals_removed);
 	out->intervals_removed = atomic64_read(&c->intervals_removed);
+	out->hold_max_invalidate_ns =
+		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_INVALIDATE]);
+	out->hold_max_commit_ns =
+		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_COMMIT]);
+	out->hold_max_remove_ns =
+		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_REMOVE]);
+	out->hold_max_device_ns =
+		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_DRIVER]);
+	out->gate_waits = atomic64_read(&c->gate_waits);
 }
 
 static int mnm_ioctl_stats(struct drm_device *drm, void *data,
@@ -788,13 +868,16 @@ int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 		    struct hmm_mirror_migrate_result *res)
 {
 	struct mnm_devmem *dm = &ctx->mdev->devmem;
+	unsigned long reserved = 0;
 	int ret;
 
 	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE) {
 		flags |= HMM_MIRROR_MIGRATE_MAP;
-		mnm_devmem_reserve(ctx->mdev, (end - start) >> PAGE_SHIFT);
+		reserved = mnm_devmem_reserve(ctx->mdev,
+					      (end - start) >> PAGE_SHIFT);
 	}
 	ret = hmm_mirror_migrate(&ctx->mirror, start, end, flags, ctx, res);
+	mnm_devmem_unreserve(ctx->mdev, reserved);
 	if (flags & HMM_MIRROR_MIGRATE_TO_DEVICE) {
 		atomic64_add(res->migrated, &ctx->migrated_to_device);
 		atomic64_add(res->migrated, &dm->migrated_to_device);
@@ -1013,7 +1096,8 @@ int mnm_mmap(struct file *filp, struct vm_area_struct *vma)
 	if (vma->vm_end - vma->vm_start > MNM_MMAP_MAX)
 		return -EINVAL;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		/* Charged to the mapping task's memory cgroup. */
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 
 		if (!page)
 			return -ENOMEM;
@@ -1141,6 +1225,10 @@ static int __init mnm_init(void)
 		return -EINVAL;
 	WARN(debug_warn, "mnmirror: debug_warn set, warning on purpose\n");
 	mnm_debugfs_root = debugfs_create_dir("mnmirror", NULL);
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	fault_create_debugfs_attr("fail_commit", mnm_debugfs_root,
+				  &mnm_fail_commit);
+#endif
 	if (test_teardown) {
 		mnm_log = vzalloc(MNM_LOG_SIZE);
 		if (!mnm_log) {

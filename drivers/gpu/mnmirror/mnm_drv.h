@@ -63,11 +63,12 @@ struct mnm_chunk;
 
 /* Device-private memory of one mock device (mnm_devmem.c). */
 struct mnm_devmem {
-	spinlock_t lock;		/* free, lru, nfree, nused, fail_alloc */
+	spinlock_t lock;		/* the lists, counts and fail_alloc */
 	struct list_head free;		/* struct mnm_dpage.link */
 	struct list_head lru;		/* in use, least recently used first */
 	unsigned long nfree;
 	unsigned long nused;
+	unsigned long reserved;		/* pages promised to running migrations */
 	unsigned long limit;		/* pages; eviction starts above it */
 	unsigned int fail_alloc;	/* test hook: fail this many allocations */
 	struct mutex grow_lock;		/* chunks, nchunks */
@@ -149,7 +150,8 @@ int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 
 int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);
 void mnm_devmem_fini(struct mnm_device *mdev);
-void mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n);
+unsigned long mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n);
+void mnm_devmem_unreserve(struct mnm_device *mdev, unsigned long n);
 unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 			       unsigned long n);
 void *mnm_devmem_data(struct page *page);

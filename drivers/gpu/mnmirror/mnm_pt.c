@@ -9,9 +9,11 @@
  * owning mirror's update lock, which invalidations (possibly from reclaim or
  * the OOM reaper) also take: they never allocate and never sleep.  New tables
  * come from a small reserve that mnm_pt_reserve() fills beforehand with no
- * lock held (GFP_KERNEL); reserve_lock (a spinlock) protects the reserve.
+ * lock held (GFP_KERNEL_ACCOUNT: charged to the memory cgroup of the task
+ * that faults); reserve_lock (a spinlock) protects the reserve.
  * Tables are freed under the update lock when a zap covers them entirely.
  */
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
@@ -71,7 +73,8 @@ int mnm_pt_reserve(struct mnm_pt *pt, unsigned int n)
 		}
 		spin_unlock(&pt->reserve_lock);
 
-		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		/* Charged to the faulting task's memory cgroup. */
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!page)
 			return -ENOMEM;
 		spin_lock(&pt->reserve_lock);
@@ -80,6 +83,7 @@ int mnm_pt_reserve(struct mnm_pt *pt, unsigned int n)
 		spin_unlock(&pt->reserve_lock);
 	}
 }
+ALLOW_ERROR_INJECTION(mnm_pt_reserve, ERRNO);
 
 static u64 *mnm_pt_table_get(struct mnm_pt *pt)
 {
@@ -231,6 +235,9 @@ u64 mnm_pt_lookup(struct mnm_pt *pt, unsigned long addr)
 	u64 *table = pt->root;
 	int l;
 
+	if (addr >= MNM_VA_END)
+		return 0;
+
 	for (l = MNM_PT_LEVELS - 1; l >= 0; l--) {
 		u64 pte = table[mnm_pt_index(addr, l)];
 
@@ -288,11 +295,14 @@ static void mnm_pt_zap_level(struct mnm_pt *pt, u64 *table, int level,
  *
  * Clears exactly the entries that map the range (a 2 MiB entry that the
  * range touches is cleared whole) and frees tables the range covers.
+ * Nothing is mapped at or above MNM_VA_END; the range is clipped there.
  *
  * Context: update lock held; never sleeps, never allocates.
  */
 void mnm_pt_zap(struct mnm_pt *pt, unsigned long start, unsigned long end)
 {
+	/* Nothing is mapped above MNM_VA_END: do not let it alias below. */
+	end = min_t(u64, end, MNM_VA_END);
 	if (start < end)
 		mnm_pt_zap_level(pt, pt->root, MNM_PT_LEVELS - 1, 0, start, end);
 }
