@@ -59,13 +59,15 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	}
 
 	if (!blockable) {
-		if (hmm_mirror_should_fail_trylock() ||
-		    !hmm_mirror_update_trylock(mirror)) {
+		bool locked = !hmm_mirror_should_fail_trylock() &&
+			      hmm_mirror_update_trylock(mirror);
+
+		/* Keep device lockers out for the rest of the reaper's pass. */
+		hmm_mirror_gate_close(mirror);
+		if (!locked) {
 			HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
-			hmm_mirror_gate_close(mirror);
 			return false;
 		}
-		hmm_mirror_gate_reopen(mirror);
 	} else {
 		hmm_mirror_update_lock_cpu(mirror);
 	}

@@ -130,38 +130,34 @@ bool hmm_mirror_should_fail_interval_alloc(void)
 /*
  * The OOM reaper must not lose to a busy device.  Its invalidations are
  * non-blockable: they only trylock the update lock, and a refused one is
- * retried by the reaper HZ/10 later, ten times at most.  A device that
- * takes the lock again and again (copy slices, commits) can win every one
- * of those races.  So a refusal closes a gate for HMM_MIRROR_GATE_MS:
- * device-side lockers wait at it (not the CPU side), and the next
- * non-blockable invalidation that gets the lock opens it again.
+ * retried by the reaper HZ/10 later, ten times at most.  An attempt needs
+ * every interval of every VMA to succeed in the same pass.  A device that
+ * takes the lock again and again (copy slices, commits) can win those
+ * races.  So a refusal closes a gate for HMM_MIRROR_GATE_MS, and every
+ * later non-blockable invalidation (refused or not) keeps it closed, so
+ * that the rest of the reaper's pass finds the lock free: device-side
+ * lockers wait at it (not the CPU side) until it lapses.  It is not opened
+ * on the first success, which would let the device back in between two
+ * intervals of the same pass.
  */
 #define HMM_MIRROR_GATE_MS	200
 
-static bool hmm_mirror_gate_open(struct hmm_mirror *mirror)
+/* Jiffies left before the gate lapses; 0 when it is open. */
+static long hmm_mirror_gate_left(struct hmm_mirror *mirror)
 {
 	unsigned long until = READ_ONCE(mirror->nonblock_gate);
 
-	return !until || time_after_eq(jiffies, until);
+	return until && time_before(jiffies, until) ? (long)(until - jiffies) : 0;
 }
 
-/* A non-blockable invalidation was refused: let it in next time. */
+/* A non-blockable invalidation came (refused, or one of a pass): hold. */
 void hmm_mirror_gate_close(struct hmm_mirror *mirror)
 {
 	WRITE_ONCE(mirror->nonblock_gate,
 		   (jiffies + msecs_to_jiffies(HMM_MIRROR_GATE_MS)) ?: 1);
 }
 
-/* A non-blockable invalidation got the lock: device lockers may go on. */
-void hmm_mirror_gate_reopen(struct hmm_mirror *mirror)
-{
-	if (READ_ONCE(mirror->nonblock_gate)) {
-		WRITE_ONCE(mirror->nonblock_gate, 0);
-		wake_up_all(&mirror->gate_wq);
-	}
-}
-
-/* The CPU side: invalidations take the lock directly. */
+/* The CPU side: invalidations and teardown take the lock directly. */
 void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror)
 {
 	mutex_lock(&mirror->update_lock);
@@ -171,10 +167,12 @@ void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror)
 /* The device side: first let a refused non-blockable invalidation in. */
 void hmm_mirror_update_lock(struct hmm_mirror *mirror)
 {
-	if (!hmm_mirror_gate_open(mirror)) {
+	/* After release (dead) there is nothing left for the reaper to wait for. */
+	long left = READ_ONCE(mirror->dead) ? 0 : hmm_mirror_gate_left(mirror);
+
+	if (left) {
 		HMM_MIRROR_COUNT(mirror, gate_waits, 1);
-		wait_event_timeout(mirror->gate_wq, hmm_mirror_gate_open(mirror),
-				   msecs_to_jiffies(HMM_MIRROR_GATE_MS));
+		schedule_timeout_uninterruptible(left);
 	}
 	hmm_mirror_update_lock_cpu(mirror);
 }
@@ -273,7 +271,7 @@ static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
 	 * device forgets everything in the same critical section: an munmap
 	 * between this and ->release must not find entries nobody zaps.
 	 */
-	hmm_mirror_update_lock(mirror);
+	hmm_mirror_update_lock_cpu(mirror);
 	WRITE_ONCE(mirror->dead, true);
 	mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX);
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
@@ -400,7 +398,6 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
-	init_waitqueue_head(&mirror->gate_wq);
 	mirror->nonblock_gate = 0;
 	hmm_mirror_intervals_init(mirror);
 	mirror->released = false;

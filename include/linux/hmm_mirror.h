@@ -18,7 +18,6 @@
 #include <linux/rbtree.h>
 #include <linux/seqlock.h>
 #include <linux/sizes.h>
-#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 struct dentry;
@@ -235,7 +234,6 @@ struct hmm_mirror {
 	struct mutex update_lock;	/* device page table vs invalidations */
 	u64 locked_at_ns;		/* under update_lock: when it was taken */
 	unsigned long nonblock_gate;	/* jiffies: device lockers wait till then */
-	wait_queue_head_t gate_wq;	/* ... here */
 	struct mutex tree_lock;		/* writers of @intervals */
 	seqcount_t tree_seq;		/* lockless readers of @intervals */
 	struct rb_root intervals;

@@ -405,8 +405,8 @@ TEST_F(pressure, failslab_sweep)
 #define FAIL_TRYLOCK	"/sys/kernel/debug/hmm_mirror/fail_nonblock_trylock"
 /* MNM_OOM_RUNS overrides. */
 #define OOM_RUNS	20
-/* Victims at a time: with two, the reaper gave up twice in 20 (design.md). */
-#define OOM_PAR		1
+/* Victims at a time, each in a memory cgroup of its own. */
+#define OOM_PAR		2
 #define OOM_REGION	(8UL << 20)
 
 /* A counter of device 0 from debugfs ("name value" lines). */
@@ -506,7 +506,8 @@ static void oom_scan(int kfd, const pid_t *pid, int n, int *killed,
  * threads keep its update lock busy with 2 MiB READs and WRITEs, and keep
  * at it for 3 s after the kill (debug_drain_ms), so that the OOM reaper
  * (which waits 2 s for a victim to exit) has to unmap its memory while the
- * device works.  The reaper's invalidations are non-blockable: they trylock
+ * device works.  Two victims at a time: the reaper serves them one after
+ * the other, so the second one's device is the busier.  The reaper's invalidations are non-blockable: they trylock
  * the update lock and may be refused, and the reaper retries.  Every run
  * must end in "reaped process", never "unable to reap", with exactly one
  * process killed.

@@ -1097,8 +1097,11 @@ int mnm_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EINVAL;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
 		/* Charged to the mapping task's memory cgroup. */
-		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		struct page *page;
 
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!page)
 			return -ENOMEM;
 		ret = vm_insert_page(vma, addr, page);
