@@ -11,7 +11,8 @@
  * come from a small reserve that mnm_pt_reserve() fills beforehand with no
  * lock held (GFP_KERNEL_ACCOUNT: charged to the memory cgroup of the task
  * that faults); reserve_lock (a spinlock) protects the reserve.
- * Tables are freed under the update lock when a zap covers them entirely.
+ * Tables are freed under the update lock when a zap covers them entirely or
+ * leaves them empty.
  */
 #include <linux/error-injection.h>
 #include <linux/gfp.h>
@@ -276,8 +277,14 @@ static void mnm_pt_zap_level(struct mnm_pt *pt, u64 *table, int level,
 				WRITE_ONCE(table[i], 0);
 				mnm_pt_count(pt, 0, -gone);
 			} else {
-				mnm_pt_zap_level(pt, mnm_pt_child(pte), level - 1,
-						 addr, s, e);
+				u64 *child = mnm_pt_child(pte);
+
+				mnm_pt_zap_level(pt, child, level - 1, addr, s, e);
+				/* Emptied by this zap: give the table back. */
+				if (!memchr_inv(child, 0, PAGE_SIZE)) {
+					WRITE_ONCE(table[i], 0);
+					mnm_pt_table_put(pt, child);
+				}
 			}
 		} else {
 			/* A leaf; a partly covered 2 MiB entry goes entirely. */
@@ -294,7 +301,7 @@ static void mnm_pt_zap_level(struct mnm_pt *pt, u64 *table, int level,
  * @end: end address (exclusive)
  *
  * Clears exactly the entries that map the range (a 2 MiB entry that the
- * range touches is cleared whole) and frees tables the range covers.
+ * range touches is cleared whole) and frees the tables it covers or empties.
  * Nothing is mapped at or above MNM_VA_END; the range is clipped there.
  *
  * Context: update lock held; never sleeps, never allocates.

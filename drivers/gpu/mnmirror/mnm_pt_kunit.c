@@ -127,6 +127,28 @@ static void mnm_pt_test_zap_frees_covered_tables(struct kunit *test)
 	mnm_pt_fini(&pt);
 }
 
+static void mnm_pt_test_zap_frees_emptied_tables(struct kunit *test)
+{
+	struct mnm_pt pt;
+
+	mnm_pt_setup(test, &pt);
+	KUNIT_ASSERT_EQ(test, map_one(&pt, BASE, pte(1, true)), 0);
+	KUNIT_ASSERT_EQ(test, map_one(&pt, BASE + PAGE_SIZE, pte(2, true)), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&pt.pt_pages), 4);
+	/* One entry left in the level-0 table: it stays. */
+	mnm_pt_zap(&pt, BASE, BASE + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&pt.pt_pages), 4);
+	/* The last one goes: levels 0, 1 and 2 are empty now, the root stays. */
+	mnm_pt_zap(&pt, BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&pt.pt_pages), 1);
+	KUNIT_EXPECT_EQ(test, mnm_pt_lookup(&pt, BASE + PAGE_SIZE), 0);
+	/* And the table comes back on the next map. */
+	KUNIT_ASSERT_EQ(test, map_one(&pt, BASE, pte(3, true)), 0);
+	KUNIT_EXPECT_EQ(test, mnm_pt_lookup(&pt, BASE), pte(3, true));
+	KUNIT_EXPECT_EQ(test, atomic64_read(&pt.pt_pages), 4);
+	mnm_pt_fini(&pt);
+}
+
 static void mnm_pt_test_reserve_runs_dry(struct kunit *test)
 {
 	struct mnm_pt pt;
@@ -144,6 +166,7 @@ static struct kunit_case mnm_pt_cases[] = {
 	KUNIT_CASE(mnm_pt_test_huge),
 	KUNIT_CASE(mnm_pt_test_huge_replaces_table),
 	KUNIT_CASE(mnm_pt_test_zap_frees_covered_tables),
+	KUNIT_CASE(mnm_pt_test_zap_frees_emptied_tables),
 	KUNIT_CASE(mnm_pt_test_reserve_runs_dry),
 	{}
 };
