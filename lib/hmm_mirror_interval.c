@@ -398,7 +398,8 @@ static void hmm_mirror_gc_work(struct work_struct *work)
 	list_for_each_entry_safe(iv, tmp, &candidates, gc_link)
 		hmm_mirror_interval_put(iv);
 out:
-	mmput(mm);
+	/* Maybe the last user: leave exit_mmap() to its own worker. */
+	mmput_async(mm);
 }
 
 /* At register: an empty tree and an idle collector. */

@@ -534,6 +534,9 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 						       << PAGE_SHIFT),
 					       write ? HMM_MIRROR_FAULT_WRITE : 0,
 					       ctx);
+			/* Killed while faulting: drain like the copy loop. */
+			if (ret == -EINTR)
+				mnm_drain(ctx, addr, n, bounce, write);
 			if (ret < 0)
 				goto out;
 			args->faults += ret;
