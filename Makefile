@@ -105,7 +105,7 @@ $(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mn
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
-$(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread

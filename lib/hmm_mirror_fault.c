@@ -150,7 +150,11 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		if (!ret && (flags & HMM_MIRROR_FAULT_WRITE) &&
 		    !(flags & HMM_MIRROR_FAULT_PRESENT))
 			ret = hmm_mirror_fault_own_readonly(&range);
-		if (!ret)
+		/*
+		 * A batch that faulted was checked before (mmap_lock held
+		 * throughout); only a present-only one drops entries after.
+		 */
+		if (!ret && !(range.default_flags & HMM_PFN_REQ_FAULT))
 			hmm_mirror_refuse_secret(mm, &range, true);
 		mmap_read_unlock(mm);
 		if (ret == -EBUSY)

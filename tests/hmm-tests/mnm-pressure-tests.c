@@ -25,6 +25,7 @@
 #include "kselftest_harness.h"
 #include "mnm_util.h"
 #include "mnm_pages.h"
+#include "mnm_devmem.h"
 
 /* MNM_CYCLES overrides (the slower debug guest runs fewer). */
 #define CYCLES		100000UL
@@ -36,19 +37,6 @@
  * kernel) callbacks are batched for up to 10 s, so the slab cache lags more.
  */
 #define SLAB_BOUND	1024
-
-static int write_str(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int ret;
-
-	if (!f)
-		return -errno;
-	ret = fputs(val, f) < 0 ? -EIO : 0;
-	if (fclose(f))
-		ret = -errno;
-	return ret;
-}
 
 static long intervals(int fd)
 {
@@ -265,7 +253,7 @@ static int fail_once(const char *dir)
 
 	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, kv[i][0]);
-		if (write_str(path, kv[i][1]))
+		if (mnm_write_str(path, kv[i][1]))
 			return -1;
 	}
 	return 0;
@@ -330,9 +318,9 @@ TEST_F(pressure, migration_failing_halfway_keeps_data)
 	m.addr = (unsigned long)p;
 	m.npages = npages;
 	m.direction = MNM_MIGRATE_TO_DEVICE;
-	ASSERT_EQ(write_str(knob, "1"), 0);
+	ASSERT_EQ(mnm_write_str(knob, "1"), 0);
 	ret = mnm_ioctl(self->fd, DRM_IOCTL_MNM_MIGRATE, &m);
-	write_str(knob, "0");
+	mnm_write_str(knob, "0");
 	ASSERT_EQ(ret, 0);
 	TH_LOG("first batch without device memory: migrated %llu, skip_nomem %llu",
 	       (unsigned long long)m.migrated, (unsigned long long)m.skip_nomem);
@@ -358,11 +346,11 @@ TEST_F(pressure, failslab_sweep)
 
 	if (access("/sys/kernel/debug/failslab", F_OK))
 		SKIP(return, "no failslab (CONFIG_FAILSLAB)");
-	ASSERT_EQ(write_str("/sys/kernel/debug/failslab/ignore-gfp-wait", "N"), 0);
-	ASSERT_EQ(write_str("/sys/kernel/debug/failslab/verbose", "0"), 0);
-	ASSERT_EQ(write_str("/sys/kernel/debug/failslab/task-filter", "Y"), 0);
-	ASSERT_EQ(write_str("/sys/kernel/debug/failslab/probability", "100"), 0);
-	ASSERT_EQ(write_str("/sys/kernel/debug/failslab/interval", "1"), 0);
+	ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/ignore-gfp-wait", "N"), 0);
+	ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/verbose", "0"), 0);
+	ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/task-filter", "Y"), 0);
+	ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/probability", "100"), 0);
+	ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/interval", "1"), 0);
 	for (k = 0; k < 24; k++) {
 		char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
 		char sp[16];
@@ -376,12 +364,12 @@ TEST_F(pressure, failslab_sweep)
 		 * READ's allocations (bounce buffer, interval, tables...).
 		 */
 		snprintf(sp, sizeof(sp), "%d", k * k * 256);
-		ASSERT_EQ(write_str("/sys/kernel/debug/failslab/space", sp), 0);
-		ASSERT_EQ(write_str("/sys/kernel/debug/failslab/times", "1"), 0);
+		ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/space", sp), 0);
+		ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/times", "1"), 0);
 		make_it_fail(1);
 		ret = mnm_read(self->fd, p, buf, npages);
 		make_it_fail(0);
-		ASSERT_EQ(write_str("/sys/kernel/debug/failslab/times", "0"), 0);
+		ASSERT_EQ(mnm_write_str("/sys/kernel/debug/failslab/times", "0"), 0);
 		if (ret)
 			fails++;
 		ASSERT_TRUE(ret == 0 || ret == -ENOMEM);
@@ -392,7 +380,7 @@ TEST_F(pressure, failslab_sweep)
 		ASSERT_EQ(check(buf, npages, 40 + k), -1);
 		munmap(p, npages * PS);
 	}
-	write_str("/sys/kernel/debug/failslab/probability", "0");
+	mnm_write_str("/sys/kernel/debug/failslab/probability", "0");
 	TH_LOG("24 READs, each with one slab allocation failed: %d returned -ENOMEM, the others 0", fails);
 	free(buf);
 }
@@ -452,7 +440,7 @@ static void __attribute__((noreturn)) oom_victim(int cg)
 	int fd, i;
 
 	snprintf(procs, sizeof(procs), OOM_CG "%d/cgroup.procs", cg);
-	if (write_str(procs, "0"))
+	if (mnm_write_str(procs, "0"))
 		_exit(2);
 	fd = mnm_open_device(0);
 	oom_mem = mmap(NULL, OOM_REGION, PROT_READ | PROT_WRITE,
@@ -527,7 +515,7 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 		mkdir(CG, 0755);
 		mount("none", CG, "cgroup2", 0, NULL);
 	}
-	if (write_str(CG "/cgroup.subtree_control", "+memory"))
+	if (mnm_write_str(CG "/cgroup.subtree_control", "+memory"))
 		SKIP(return, "no cgroup v2 memory controller (CONFIG_MEMCG)");
 	if (access(DRAIN_PARAM, F_OK))
 		SKIP(return, "mnmirror without debug_drain_ms");
@@ -537,11 +525,11 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 		snprintf(path, sizeof(path), OOM_CG "%d", i);
 		mkdir(path, 0755);
 		snprintf(path, sizeof(path), OOM_CG "%d/memory.max", i);
-		ASSERT_EQ(write_str(path, "50331648"), 0);	/* 48 MiB */
+		ASSERT_EQ(mnm_write_str(path, "50331648"), 0);	/* 48 MiB */
 		snprintf(path, sizeof(path), OOM_CG "%d/memory.swap.max", i);
-		write_str(path, "0");
+		mnm_write_str(path, "0");
 	}
-	ASSERT_EQ(write_str(DRAIN_PARAM, "3000"), 0);
+	ASSERT_EQ(mnm_write_str(DRAIN_PARAM, "3000"), 0);
 
 	/* OOM_PAR victims at a time, each in a cgroup of its own. */
 	for (run = 0; run < runs; run += OOM_PAR) {
@@ -557,9 +545,9 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 		 * refusals are counted and the reaper's retry succeeds.
 		 */
 		if (run >= runs / 2 && !access(FAIL_TRYLOCK, F_OK)) {
-			ASSERT_EQ(write_str(FAIL_TRYLOCK "/verbose", "0"), 0);
-			ASSERT_EQ(write_str(FAIL_TRYLOCK "/probability", "100"), 0);
-			ASSERT_EQ(write_str(FAIL_TRYLOCK "/times", "2"), 0);
+			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/verbose", "0"), 0);
+			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/probability", "100"), 0);
+			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/times", "2"), 0);
 			forced += 2;
 		}
 		for (n = 0; n < OOM_PAR && run + n < runs; n++) {
@@ -582,8 +570,8 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 		reaped += r;
 		unable += u;
 	}
-	write_str(DRAIN_PARAM, "0");
-	write_str(FAIL_TRYLOCK "/probability", "0");
+	mnm_write_str(DRAIN_PARAM, "0");
+	mnm_write_str(FAIL_TRYLOCK "/probability", "0");
 	for (i = 0; i < OOM_PAR; i++) {
 		char path[80];
 

@@ -38,19 +38,26 @@ static inline int mnm_migrate(int fd, void *addr, unsigned long npages, int dir,
 	return ret;
 }
 
+/* Write a string to a sysfs, debugfs or cgroup file; 0 or -errno. */
+static inline int mnm_write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), n = strlen(val), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Write a number to a sysfs or debugfs file; 0 or -errno. */
 static inline int mnm_write_file(const char *path, unsigned long val)
 {
 	char buf[32];
-	int fd = open(path, O_WRONLY), n, ret = 0;
 
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lu\n", val);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
+	snprintf(buf, sizeof(buf), "%lu\n", val);
+	return mnm_write_str(path, buf);
 }
 
 /* Write to /sys/kernel/debug/mnmirror/dev<dev>/<file>. */
