@@ -66,13 +66,72 @@ static int hmm_mirror_refuse_secret(struct mm_struct *mm,
 }
 
 /*
+ * hmm_range_fault() for a batch, with a truer errno: the core reports every
+ * CPU fault that failed as -EFAULT, "no memory for the page" included, so a
+ * device would call a mapped address bad when the kernel merely ran short.
+ *
+ * The entries start zeroed.  hmm_range_fault() fills them in address order;
+ * when it must fault, it faults every page from the first that needs it to
+ * the end of the span it is walking (never past the VMA or the batch) and
+ * fails at the first error without saying where.  So after -EFAULT the
+ * first entry without HMM_PFN_VALID opens the span that failed.  Fault that
+ * span again page by page as get_user_pages() would, and return the first
+ * error: -ENOMEM, or -EFAULT (no VMA, no access, SIGBUS, poison).  When the
+ * whole span faults in now (a passing shortage), walk again, as long as the
+ * failing span moves up (if it moves back, -EBUSY lets the caller's retry
+ * loop and its deadline decide).  A page that faults in but that
+ * hmm_range_fault() still refuses (a special PTE) is -EFAULT, as are
+ * mappings hmm_range_fault() never faults: VM_IO, VM_PFNMAP, no VM_READ.
+ * Called with mmap_lock held, which fixup_user_fault() keeps held.
+ */
+static int hmm_mirror_range_fault(struct mm_struct *mm, struct hmm_range *range)
+{
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned int fault_flags = FAULT_FLAG_REMOTE;
+	struct vm_area_struct *vma;
+	unsigned long addr, end, i;
+	long last = -1;
+	int ret;
+
+	if (range->default_flags & HMM_PFN_REQ_WRITE)
+		fault_flags |= FAULT_FLAG_WRITE;
+	for (;;) {
+		memset(range->hmm_pfns, 0, npages * sizeof(*range->hmm_pfns));
+		ret = hmm_range_fault(range);
+		if (ret != -EFAULT || !(range->default_flags & HMM_PFN_REQ_FAULT))
+			return ret;
+		for (i = 0; i < npages && (range->hmm_pfns[i] & HMM_PFN_VALID); i++)
+			;
+		if (i == npages || (long)i == last)
+			return -EFAULT;
+		if ((long)i < last)
+			return -EBUSY;
+		addr = range->start + (i << PAGE_SHIFT);
+		vma = vma_lookup(mm, addr);
+		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+		    !(vma->vm_flags & VM_READ))
+			return -EFAULT;
+		end = min(vma->vm_end, range->end);
+		for (; addr < end; addr += PAGE_SIZE) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			ret = fixup_user_fault(mm, addr, fault_flags, NULL);
+			if (ret)
+				return ret == -ENOMEM ? -ENOMEM : -EFAULT;
+		}
+		last = i;
+	}
+}
+
+/*
  * hmm_range_fault() reports the mirror's own device-private pages without
  * faulting them, read-only ones too (fork makes them copy-on-write in both
  * processes), and ignores HMM_PFN_REQ_WRITE for them.  A device write needs
  * what a CPU write would get: fault each such page back to a private system
  * page, as a stranger to it (no owner).  Called with mmap_lock held.
  */
-static int hmm_mirror_fault_own_readonly(struct hmm_range *range)
+static int hmm_mirror_fault_own_readonly(struct mm_struct *mm,
+					 struct hmm_range *range)
 {
 	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
 	struct hmm_range one = *range;
@@ -88,7 +147,7 @@ static int hmm_mirror_fault_own_readonly(struct hmm_range *range)
 		one.start = range->start + (i << PAGE_SHIFT);
 		one.end = one.start + PAGE_SIZE;
 		one.hmm_pfns = &range->hmm_pfns[i];
-		ret = hmm_range_fault(&one);
+		ret = hmm_mirror_range_fault(mm, &one);
 		if (ret)
 			return ret;
 	}
@@ -146,10 +205,10 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		mmap_read_lock(mm);
 		ret = hmm_mirror_refuse_secret(mm, &range, false);
 		if (!ret)
-			ret = hmm_range_fault(&range);
+			ret = hmm_mirror_range_fault(mm, &range);
 		if (!ret && (flags & HMM_MIRROR_FAULT_WRITE) &&
 		    !(flags & HMM_MIRROR_FAULT_PRESENT))
-			ret = hmm_mirror_fault_own_readonly(&range);
+			ret = hmm_mirror_fault_own_readonly(mm, &range);
 		/*
 		 * A batch that faulted was checked before (mmap_lock held
 		 * throughout); only a present-only one drops entries after.
@@ -229,8 +288,11 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 			}
 			ret = hmm_mirror_fault_batch(mirror, iv, addr, next, flags,
 						     arg, pfns, deadline);
-			/* Nothing mapped there: maybe nothing in the block. */
-			if (ret == -EFAULT)
+			/*
+			 * Nothing mapped there (or no memory to say): maybe
+			 * nothing in the block (the collector checks for VMAs).
+			 */
+			if (ret == -EFAULT || ret == -ENOMEM)
 				hmm_mirror_interval_gc_mark(iv);
 			hmm_mirror_interval_put(iv);
 			if (ret == HMM_MIRROR_STALE_INTERVAL &&

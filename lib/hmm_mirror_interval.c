@@ -387,6 +387,11 @@ static void hmm_mirror_gc_work(struct work_struct *work)
 	list_for_each_entry(iv, &candidates, gc_link)
 		iv->gc_empty = !find_vma_intersection(mm, iv->start, iv->end);
 	mmap_read_unlock(mm);
+	/*
+	 * Needed no longer: do not hold up an exit (maybe the OOM victim's)
+	 * through the removal below; its exit_mmap() runs in a worker.
+	 */
+	mmput_async(mm);
 
 	mutex_lock(&mirror->tree_lock);
 	list_for_each_entry(iv, &candidates, gc_link)
@@ -397,6 +402,7 @@ static void hmm_mirror_gc_work(struct work_struct *work)
 
 	list_for_each_entry_safe(iv, tmp, &candidates, gc_link)
 		hmm_mirror_interval_put(iv);
+	return;
 out:
 	/* Maybe the last user: leave exit_mmap() to its own worker. */
 	mmput_async(mm);

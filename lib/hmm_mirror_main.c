@@ -13,7 +13,7 @@
  *    after an SRCU grace period once the last mmu_notifier_put() is done.
  *  - struct hmm_mirror: embedded in a driver context; holds one reference on
  *    its hmm_mirror_mm between register and unregister.
- *  - struct hmm_mirror_interval (hmm_mirror_fault.c): one mmu interval
+ *  - struct hmm_mirror_interval (hmm_mirror_interval.c): one mmu interval
  *    notifier per naturally aligned HMM_MIRROR_INTERVAL_SIZE block the device
  *    maps.  Every device entry lies inside a live interval: the layer commits
  *    entries (->commit, ->exclusive_commit) only under the update lock, after
@@ -164,8 +164,8 @@ void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror)
 	mirror->locked_at_ns = ktime_get_ns();
 }
 
-/* The device side: first let a refused non-blockable invalidation in. */
-void hmm_mirror_update_lock(struct hmm_mirror *mirror)
+/* Sleep while the gate is closed (the device side, no lock held). */
+void hmm_mirror_gate_wait(struct hmm_mirror *mirror)
 {
 	/* After release (dead) there is nothing left for the reaper to wait for. */
 	long left = READ_ONCE(mirror->dead) ? 0 : hmm_mirror_gate_left(mirror);
@@ -174,6 +174,12 @@ void hmm_mirror_update_lock(struct hmm_mirror *mirror)
 		HMM_MIRROR_COUNT(mirror, gate_waits, 1);
 		schedule_timeout_uninterruptible(left);
 	}
+}
+
+/* The device side: first let a refused non-blockable invalidation in. */
+void hmm_mirror_update_lock(struct hmm_mirror *mirror)
+{
+	hmm_mirror_gate_wait(mirror);
 	hmm_mirror_update_lock_cpu(mirror);
 }
 

@@ -329,6 +329,8 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 			return n;
 	}
 	memset(pages, 0, npages * sizeof(*pages));
+	/* Not asleep at the gate with the pages below locked: wait now. */
+	hmm_mirror_gate_wait(mirror);
 	seq = mmu_interval_read_begin(&iv->notifier);
 	mmap_read_lock(mirror->mm);
 	/* The mirror as owner: its interval callback knows its own grant. */
@@ -340,7 +342,7 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 		granted += !!pages[i];
 	if (granted == npages) {
 		hmm_mirror_debug_delay();
-		hmm_mirror_update_lock(mirror);
+		hmm_mirror_update_lock_cpu(mirror);
 		if (mirror->dead)
 			n = -ESRCH;
 		else if (iv->removed)
@@ -384,6 +386,8 @@ static long hmm_mirror_exclusive_block(struct hmm_mirror *mirror,
 		vma = vma_lookup(mirror->mm, addr);
 		if (!vma) {
 			mmap_read_unlock(mirror->mm);
+			/* Maybe nothing in the block: let the collector see. */
+			hmm_mirror_interval_gc_mark(iv);
 			hmm_mirror_interval_put(iv);
 			return -EFAULT;
 		}

@@ -225,7 +225,7 @@ struct hmm_mirror {
 	struct hmm_mirror_counters *parent;
 	struct hmm_mirror_counters stats;
 
-	/* private */
+	/* private: */
 	struct hmm_mirror_mm *mmm;
 	struct mm_struct *mm;
 	struct list_head mm_link;	/* in mmm->mirrors, under mmm->lock */
@@ -255,7 +255,7 @@ struct hmm_mirror_teardown {
 	void (*fn)(struct hmm_mirror_teardown *td, struct mm_struct *mm);
 	int priority;
 
-	/* private */
+	/* private: */
 	struct list_head link;
 	bool ran;
 };
