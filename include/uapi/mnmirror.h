@@ -60,7 +60,10 @@ struct drm_mnm_info {
  * address fails with -EFAULT).  On success cpages == npages; faults counts
  * the device faults (batches of up to 512 pages) taken.  A process killed
  * meanwhile gets -EINTR; one whose pages keep changing under the device,
- * -EBUSY; one out of memory, -ENOMEM.
+ * -EBUSY; when the kernel or the device runs out of memory (no memory to
+ * fault a page in included), -ENOMEM.  A mapped page whose CPU fault fails
+ * otherwise (SIGBUS, a poisoned page) gives -EFAULT, like an unmapped one.
+ * After a failure, pages before the failing one may have been copied.
  */
 struct drm_mnm_rw {
 	__u32 size;

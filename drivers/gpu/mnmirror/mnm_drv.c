@@ -39,8 +39,6 @@
 #define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
 /* Passes over the same pages before a device access gives up. */
 #define MNM_COPY_ATTEMPTS	16
-/* Pages copied per update-lock hold (128 KiB). */
-#define MNM_COPY_SLICE		32
 /* Pages a device fault maps ahead within one request (32 MiB). */
 #define MNM_FAULT_AHEAD		8192
 /* Largest mmap of the device file. */
@@ -86,6 +84,20 @@ static bool mnm_should_fail_commit(void)
 static unsigned int debug_drain_ms;
 module_param(debug_drain_ms, uint, 0644);
 MODULE_PARM_DESC(debug_drain_ms, "Test hook: a device access of a killed process keeps copying this long (ms) before it returns -EINTR, as a GPU draining queued work would");
+
+/*
+ * Pages copied per update-lock hold: 32 (128 KiB) keeps a hold short enough
+ * for the OOM reaper's trylock; 512 copies a whole batch in one hold, as
+ * before slicing (for measuring what slicing bought).
+ */
+static unsigned int copy_slice = 32;
+module_param(copy_slice, uint, 0644);
+MODULE_PARM_DESC(copy_slice, "Pages the device copies per update-lock hold (1-512, default 32)");
+
+static unsigned long mnm_copy_slice(void)
+{
+	return clamp_t(unsigned int, READ_ONCE(copy_slice), 1, MNM_COPY_PAGES);
+}
 
 static bool debug_warn;
 module_param(debug_warn, bool, 0444);
@@ -435,7 +447,7 @@ static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
 	unsigned long first = 0;
 
 	while (time_before(jiffies, end)) {
-		unsigned long slice_end = min(n, first + MNM_COPY_SLICE);
+		unsigned long slice_end = min(n, first + mnm_copy_slice());
 
 		hmm_mirror_lock(&ctx->mirror);
 		mnm_copy_locked(ctx, addr, first, slice_end, bounce, write);
@@ -456,13 +468,16 @@ static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
  * @calls: out, optional: hmm_mirror_fault() calls made
  *
  * Return: 0 or a negative errno (-EINTR when the process was killed);
- * @args->cpages tells how far it got.
+ * @args->cpages tells how far it got: after a failed write, the device wrote
+ * exactly the first cpages pages (the copy goes in address order and stops
+ * at the first page it does not map), except when a killed process's
+ * drain wrote on.  A failed read returns whole chunks only.
  */
 int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	       bool nofault, unsigned long *calls)
 {
 	char __user *uptr = u64_to_user_ptr(args->ptr);
-	unsigned long done = 0;
+	unsigned long done = 0, copied = 0;
 	char *bounce;
 	int ret;
 
@@ -474,6 +489,11 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	args->cpages = 0;
 	args->faults = 0;
 
+	/*
+	 * Not charged to the memory cgroup: it lives for this call only
+	 * (like test_hmm's), and a process at its limit must still be able
+	 * to drain its device work when it is killed.
+	 */
 	bounce = kvmalloc(min_t(u64, args->npages, MNM_COPY_PAGES) << PAGE_SHIFT,
 			  GFP_KERNEL);
 	if (!bounce)
@@ -482,9 +502,9 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	while (done < args->npages) {
 		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
 		unsigned long addr = args->addr + (done << PAGE_SHIFT);
-		unsigned long copied = 0;
 		int attempts = 0;
 
+		copied = 0;
 		if (write && copy_from_user(bounce, uptr + (done << PAGE_SHIFT),
 					    n << PAGE_SHIFT)) {
 			ret = -EFAULT;
@@ -492,11 +512,13 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 		}
 		for (;;) {
 			/*
-			 * At most MNM_COPY_SLICE pages per hold: invalidations
-			 * (the OOM reaper's trylock among them) get the lock
-			 * between slices.
+			 * At most copy_slice pages per hold, so that an
+			 * invalidation waiting on the lock waits for one slice,
+			 * not a whole batch.  (The OOM reaper's trylock is let
+			 * in by the layer's gate, not by the short window
+			 * between slices.)
 			 */
-			unsigned long slice_end = min(n, copied + MNM_COPY_SLICE);
+			unsigned long slice_end = min(n, copied + mnm_copy_slice());
 
 			hmm_mirror_lock(&ctx->mirror);
 			copied = mnm_copy_locked(ctx, addr, copied, slice_end, bounce,
@@ -534,9 +556,15 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 						       << PAGE_SHIFT),
 					       write ? HMM_MIRROR_FAULT_WRITE : 0,
 					       ctx);
-			/* Killed while faulting: drain like the copy loop. */
-			if (ret == -EINTR)
+			/*
+			 * Killed while faulting, whatever the fault said (a
+			 * dying task's fault may also fail for want of memory):
+			 * drain like the copy loop.
+			 */
+			if (ret < 0 && fatal_signal_pending(current)) {
 				mnm_drain(ctx, addr, n, bounce, write);
+				ret = -EINTR;
+			}
 			if (ret < 0)
 				goto out;
 			args->faults += ret;
@@ -549,9 +577,12 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 			break;
 		}
 		done += n;
+		copied = 0;
 		args->cpages = done;
 	}
 out:
+	if (ret < 0 && write)
+		args->cpages = done + copied;
 	kvfree(bounce);
 	return ret < 0 ? ret : 0;
 }
@@ -773,15 +804,20 @@ static int mnm_ioctl_release(struct drm_device *drm, void *data,
 			       0, args->reserved,
 			       ARRAY_SIZE(args->reserved), args->addr,
 			       args->npages);
-	unsigned long start, end;
+	unsigned long start, end, addr, next;
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 	start = args->addr;
 	end = start + (args->npages << PAGE_SHIFT);
-	hmm_mirror_lock(&ctx->mirror);
-	mnm_pt_zap(&ctx->pt, start, end);
-	hmm_mirror_unlock(&ctx->mirror);
+	/* Up to 4 GiB: one batch per update-lock hold. */
+	for (addr = start; addr < end; addr = next) {
+		next = min(end, addr + (MNM_COPY_PAGES << PAGE_SHIFT));
+		hmm_mirror_lock(&ctx->mirror);
+		mnm_pt_zap(&ctx->pt, addr, next);
+		hmm_mirror_unlock(&ctx->mirror);
+		cond_resched();
+	}
 	hmm_mirror_forget(&ctx->mirror, start, end);
 	return 0;
 }
@@ -964,13 +1000,18 @@ static int mnm_ioctl_check_exclusive(struct drm_device *drm, void *data,
 	if (ret)
 		return ret;
 	args->exclusive = 0;
-	hmm_mirror_lock(&ctx->mirror);
-	for (i = 0; i < args->npages; i++) {
-		u64 pte = mnm_pt_lookup(&ctx->pt, args->addr + (i << PAGE_SHIFT));
+	/* One batch of lookups per update-lock hold. */
+	for (i = 0; i < args->npages; cond_resched()) {
+		unsigned long end = min_t(u64, args->npages, i + MNM_COPY_PAGES);
 
-		args->exclusive += !!(pte & MNM_PTE_EXCLUSIVE);
+		hmm_mirror_lock(&ctx->mirror);
+		for (; i < end; i++) {
+			u64 pte = mnm_pt_lookup(&ctx->pt, args->addr + (i << PAGE_SHIFT));
+
+			args->exclusive += !!(pte & MNM_PTE_EXCLUSIVE);
+		}
+		hmm_mirror_unlock(&ctx->mirror);
 	}
-	hmm_mirror_unlock(&ctx->mirror);
 	return 0;
 }
 
