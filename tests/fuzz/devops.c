@@ -264,15 +264,57 @@ static void check_read_result(int slot, unsigned long p, unsigned long n, const 
 	(void)cpages;
 }
 
-/* Device READ of [p, p + n) through @slot, checked. */
-static void dev_read_check(int slot, unsigned long p, unsigned long n, const char *what)
+/*
+ * Why a device call gave up with EBUSY: the layer's fault retries ran out
+ * of time (its timeouts counter, in debugfs, across all files of the
+ * device), or, when that counter is 0, the copy kept losing its entries.
+ */
+static const char *busy_context(int slot, char *buf, size_t len)
+{
+	char path[96], line[128];
+	FILE *f;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mnmirror/dev%d/stats", P->fds[slot].dev);
+	f = fopen(path, "r");
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof(line), f)) {
+		long v;
+
+		if (sscanf(line, "timeouts %ld", &v) == 1)
+			snprintf(buf, len, " (device %d: %ld layer fault timeouts so far%s)",
+				 P->fds[slot].dev, v, v ? "" : ": the copy kept losing its entries");
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Device READ of [p, p + n) through @slot, checked; with --inject, @inj
+ * lets the READ itself meet injected failures.
+ */
+static void dev_read_check(int slot, unsigned long p, unsigned long n, const char *what,
+			   bool inj)
 {
 	unsigned long cpages, b = first_unreadable(p, n);
 	void *buf = bufalloc(n);
-	int ret = dev_rw_raw(slot, 0, pg_addr(p), buf, n, &cpages);
+	long hits;
+	int ret;
 
+	if (inj)
+		inject_begin();
+	ret = dev_rw_raw(slot, 0, pg_addr(p), buf, n, &cpages);
+	hits = inj ? inject_end(OP_DEV_READ, ret) : 0;
 	count_outcome(OP_DEV_READ, ret);
 
+	if (hits && ret && inject_errno_ok(ret)) {
+		/* What was copied must still be right; then nothing is lost. */
+		check_read_result(slot, p, n, buf, ret, cpages, what);
+		free(buf);
+		inject_verify(slot, p, n);
+		return;
+	}
 	if (!ret) {
 		if (b < n)
 			report(F_READ_UNMAPPED_OK, "%s via %s of pages %lu..%lu succeeded although page %lu is %s",
@@ -281,9 +323,13 @@ static void dev_read_check(int slot, unsigned long p, unsigned long n, const cha
 			report(F_UNEXPECTED_ERRNO, "%s via %s: success with cpages %lu of %lu",
 			       what, P->fds[slot].name, cpages, n);
 	} else if (ret != -EFAULT || b == n) {
-		report(F_UNEXPECTED_ERRNO, "%s via %s of pages %lu..%lu failed with %s; the model expected %s",
+		char why[160] = "";
+
+		if (ret == -EBUSY)
+			busy_context(slot, why, sizeof(why));
+		report(F_UNEXPECTED_ERRNO, "%s via %s of pages %lu..%lu failed with %s; the model expected %s%s",
 		       what, P->fds[slot].name, p, p + n - 1, strerror(-ret),
-		       b == n ? "success" : "EFAULT");
+		       b == n ? "success" : "EFAULT", why);
 	} else if (cpages != CPAGES_UNKNOWN && cpages > b) {
 		report(F_READ_UNMAPPED_OK, "%s via %s: cpages %lu passes page %lu, which is %s",
 		       what, P->fds[slot].name, cpages, p + b, state_of(p + b));
@@ -295,11 +341,11 @@ static void dev_read_check(int slot, unsigned long p, unsigned long n, const cha
 void dev_verify_range(int slot, unsigned long p, unsigned long n)
 {
 	if (P->fds[slot].fd >= 0 && n)
-		dev_read_check(slot, p, n, "device READ (verify)");
+		dev_read_check(slot, p, n, "device READ (verify)", false);
 }
 
 /* Device READ through @slot of every readable run of [p, p + n). */
-static void dev_verify_runs(int slot, unsigned long p, unsigned long n)
+void dev_verify_runs(int slot, unsigned long p, unsigned long n)
 {
 	unsigned long i, j;
 
@@ -320,7 +366,7 @@ void do_dev_read(const struct op *o)
 	unsigned long p = o->p, n = o->n;
 
 	if (slot_ok(o) && clip_range(&p, &n))
-		dev_read_check(o->fd, p, n, "device READ");
+		dev_read_check(o->fd, p, n, "device READ", true);
 }
 
 /* Page @i was not writable: a device WRITE of @tag must not have reached it. */
@@ -345,6 +391,7 @@ void do_dev_write(const struct op *o)
 {
 	unsigned long p = o->p, n = o->n, i, b, cpages;
 	int slot = o->fd, ret;
+	bool tolerated, exact;
 	uint64_t *tags;
 	void *buf;
 
@@ -357,7 +404,9 @@ void do_dev_write(const struct op *o)
 		fill_page((char *)buf + i * PS, tags[i]);
 	}
 	b = first_unwritable(p, n);
+	inject_begin();
 	ret = dev_rw_raw(slot, 1, pg_addr(p), buf, n, &cpages);
+	tolerated = inject_end(OP_DEV_WRITE, ret) && inject_errno_ok(ret);
 	count_outcome(OP_DEV_WRITE, ret);
 	if (!ret) {
 		if (b < n)
@@ -373,7 +422,9 @@ void do_dev_write(const struct op *o)
 			cpu_check_range(p, n, "CPU read after device WRITE");
 		goto out;
 	}
-	if (b == n) {
+	if (tolerated) {
+		/* An injected failure: checked by what cpages says, below. */
+	} else if (b == n) {
 		report(F_UNEXPECTED_ERRNO, "device WRITE via %s of writable pages %lu..%lu failed with %s",
 		       P->fds[slot].name, p, p + n - 1, strerror(-ret));
 	} else {
@@ -384,24 +435,37 @@ void do_dev_write(const struct op *o)
 			report(F_UNEXPECTED_ERRNO, "device WRITE via %s failed with %s at %s page %lu; expected %s",
 			       P->fds[slot].name, strerror(-ret), state_of(p + b), p + b,
 			       unmapped ? "EFAULT" : "EPERM or EFAULT");
-		if (cpages != CPAGES_UNKNOWN && cpages > b)
-			report(F_WRITE_RO_OK, "device WRITE via %s: cpages %lu passes page %lu, which is %s",
-			       P->fds[slot].name, cpages, p + b, state_of(p + b));
 	}
-	/* Pages before the failing one hold the old or the new data (and a
-	 * private file page was copied, or not): the CPU tells which. */
+	if (b < n && cpages != CPAGES_UNKNOWN && cpages > b)
+		report(F_WRITE_RO_OK, "device WRITE via %s: cpages %lu passes page %lu, which is %s",
+		       P->fds[slot].name, cpages, p + b, state_of(p + b));
+	/*
+	 * The native ABI says how far the device wrote: exactly the first
+	 * cpages pages hold the new data, the others the old.  The test_hmm
+	 * ABI does not say: each page before the failing one holds the old
+	 * or the new data.  A private file page the write faults reached may
+	 * have been copied, or not.  The CPU reads below tell.
+	 */
+	exact = cpages != CPAGES_UNKNOWN && cpages <= b;
 	for (i = 0; i < b; i++) {
 		struct mpage *m = &P->pg[p + i];
 
+		if (exact && i < cpages) {
+			set_written(p + i, tags[i], 1);
+			continue;
+		}
 		if (m->kind == K_FILE_PRIV && m->cowed == 0) {
 			m->priv = P->objs[m->obj].pages[m->off];
 			m->cowed = 2;
 		}
-		vset_add(content_of(p + i), tags[i]);
+		if (!exact)
+			vset_add(content_of(p + i), tags[i]);
 	}
 	cpu_check_range(p, b, "CPU read after failed device WRITE");
 	for (i = b; i < n; i++)
 		check_untouched(slot, p + i, tags[i]);
+	if (tolerated)
+		inject_verify(slot, p, n);
 out:
 	free(tags);
 	free(buf);
@@ -433,7 +497,9 @@ void do_migrate(const struct op *o)
 {
 	unsigned long p = o->p, n = o->n, cpages, b;
 	int slot = o->fd, to_dev = !o->a, ret;
+	bool tolerated;
 	struct fdslot *f;
+	long hits;
 	void *buf;
 
 	if (!slot_ok(o) || !clip_range(&p, &n) || !P->have_migrate)
@@ -450,11 +516,16 @@ void do_migrate(const struct op *o)
 		struct drm_mnm_migrate m;
 		unsigned long sum;
 
+		inject_begin();
 		ret = native_migrate(f->fd, pg_addr(p), n, to_dev, &m);
+		hits = inject_end(OP_MIGRATE, ret);
+		tolerated = hits && inject_errno_ok(ret);
 		count_outcome(OP_MIGRATE, ret);
 		sum = m.migrated + m.skip_vma + m.skip_busy + m.skip_refused +
 		      m.skip_nomem + m.skip_other;
-		if (ret)
+		if (tolerated)
+			;	/* checked below, by inject_verify() */
+		else if (ret)
 			report(F_UNEXPECTED_ERRNO, "MIGRATE via %s failed with %s",
 			       f->name, strerror(-ret));
 		else if (sum != n)
@@ -465,9 +536,16 @@ void do_migrate(const struct op *o)
 			       (unsigned long long)m.skip_other);
 	} else {
 		buf = bufalloc(n);
+		inject_begin();
 		ret = dev_migrate_raw(slot, pg_addr(p), n, to_dev, buf, &cpages);
+		hits = inject_end(OP_MIGRATE, ret);
+		tolerated = hits && inject_errno_ok(ret);
 		count_outcome(OP_MIGRATE, ret);
-		if (b < n && ret != -EINVAL)
+		if (tolerated) {
+			if (to_dev)
+				check_read_result(slot, p, n, buf, ret, cpages,
+						  "MIGRATE_TO_DEV read-back");
+		} else if (b < n && ret != -EINVAL)
 			report(to_dev && !ret ? F_READ_UNMAPPED_OK : F_UNEXPECTED_ERRNO,
 			       "MIGRATE_TO_%s via %s returned %s although page %lu is %s (expected EINVAL)",
 			       to_dev ? "DEV" : "SYS", f->name, ret ? strerror(-ret) : "success",
@@ -480,6 +558,8 @@ void do_migrate(const struct op *o)
 		free(buf);
 	}
 	check_dev_snapshots(p, n, 0, "after MIGRATE");
+	if (hits)
+		inject_verify(slot, p, n);	/* a migration that failed halfway */
 	if (o->x & 1)
 		dev_verify_runs(slot, p, n);
 	if (o->x & 2)
@@ -491,16 +571,19 @@ void do_excl(const struct op *o)
 	unsigned long p = o->p, n = o->n, i, b;
 	int slot = o->fd, ret;
 	void *buf = NULL;
+	long hits;
 
 	if (!slot_ok(o) || !clip_range(&p, &n) || !P->have_excl)
 		return;
 	b = first_unwritable(p, n);
 	if (P->fds[slot].abi == ABI_COMPAT)
 		buf = bufalloc(n);
+	inject_begin();
 	ret = dev_excl_raw(slot, pg_addr(p), n, buf);
+	hits = inject_end(OP_EXCL, ret);
 	count_outcome(OP_EXCL, ret);
 	if (ret && ret != -EBUSY && ret != -EFAULT && ret != -ENOMEM &&
-	    !(ret == -ENOENT && buf))
+	    !(ret == -ENOENT && buf) && !(hits && inject_errno_ok(ret)))
 		report(F_UNEXPECTED_ERRNO, "EXCLUSIVE via %s failed with %s",
 		       P->fds[slot].name, strerror(-ret));
 	if ((!ret || ret == -ENOENT) && b < n)
@@ -564,6 +647,19 @@ void do_snap(const struct op *o)
 
 	if (!slot_ok(o) || !clip_range(&p, &n))
 		return;
+	if (opt.inject) {
+		/* The snapshot itself may fail; the checked one below may not. */
+		uint8_t *s = malloc(n);
+		int ret;
+
+		inject_begin();
+		ret = dev_snap_raw(o->fd, pg_addr(p), n, s, o->b);
+		if (inject_end(OP_SNAP, ret) && ret && !inject_errno_ok(ret) &&
+		    ret != -EOPNOTSUPP)
+			report(F_UNEXPECTED_ERRNO, "SNAPSHOT via %s met an injected failure and returned %s",
+			       P->fds[o->fd].name, strerror(-ret));
+		free(s);
+	}
 	if (o->b && P->fds[o->fd].abi == ABI_NATIVE)
 		check_dev_snapshot(o->fd, p, n, 0, "SNAPSHOT (device view)");
 	else
@@ -577,7 +673,10 @@ void do_release(const struct op *o)
 
 	if (!slot_ok(o) || !clip_range(&p, &n))
 		return;
+	inject_begin();
 	ret = dev_release_raw(slot, pg_addr(p), n);
+	if (inject_end(OP_RELEASE, ret) && ret && inject_errno_ok(ret))
+		return;		/* entries may remain: nothing to check */
 	if (ret)
 		report(F_UNEXPECTED_ERRNO, "RELEASE via %s failed with %s",
 		       P->fds[slot].name, strerror(-ret));
@@ -601,7 +700,12 @@ void do_reopen(const struct op *o)
 	close(P->fds[slot].fd);
 	for (i = 0; i < P->npages; i++)
 		P->pg[i].excl &= ~(1u << slot);
+	inject_begin();
 	ret = fd_open_slot(P, slot);
+	/* An open that met a failure may fail (the native ABI's scan of the
+	 * render nodes then says ENODEV); the file must open again at once. */
+	if (inject_end(OP_REOPEN, ret) && ret)
+		ret = fd_open_slot(P, slot);
 	if (ret) {
 		report(F_UNEXPECTED_ERRNO, "reopening %s failed: %s", slot_names[slot],
 		       strerror(-ret));

@@ -12,7 +12,8 @@
  * (replay in fresh processes, shrinking, op files), model.c (page model,
  * values, reporting, the oracle's checks), cpuops.c (CPU-side operations),
  * devops.c (device operations on both ABIs), gen.c (operation generation,
- * text form, execution), conc.c (fork and the concurrent phase).
+ * text form, execution), conc.c (fork and the concurrent phase), inject.c
+ * (the kernel's fault injection around device ioctls, --inject).
  */
 #ifndef MNM_FUZZ_H
 #define MNM_FUZZ_H
@@ -121,6 +122,9 @@ struct child {
 
 struct shared;
 
+#define INJ_NATTRS	4	/* failslab, fail_page_alloc, the layer's, the mock's */
+#define INJ_NERR	10	/* ok ENOMEM EAGAIN EBUSY EFAULT EPERM EINVAL ENOENT ENODEV other */
+
 /* One process under test (a run, a replay or a forked child). */
 struct proc {
 	uint64_t seed;
@@ -160,6 +164,9 @@ struct shared {
 	atomic_int compat_missing_said;
 	atomic_long heartbeat;	/* ops executed anywhere, replays included */
 	atomic_long torn_pages;	/* concurrent READs torn between allowed values */
+	atomic_long inj_attr[INJ_NATTRS];	/* failures injected, by attribute */
+	atomic_long inj_outcome[OP_NTYPES][INJ_NERR];	/* what calls that met one returned */
+	atomic_long inj_pages_verified;	/* pages read back after such calls */
 };
 
 extern struct proc *P;
@@ -303,6 +310,7 @@ void do_release(const struct op *o);
 void do_reopen(const struct op *o);
 void do_probe(const struct op *o);
 void dev_verify_range(int slot, unsigned long p, unsigned long n);
+void dev_verify_runs(int slot, unsigned long p, unsigned long n);
 bool migrate_to_sys_safe(unsigned long p, unsigned long n);
 int dev_rw_raw(int slot, int write, unsigned long addr, void *buf,
 	       unsigned long n, unsigned long *cpages);
@@ -324,6 +332,17 @@ void do_wait(const struct op *o);
 void wait_all_children(void);
 void do_conc(const struct op *o);
 
+/* ---- inject.c -------------------------------------------------------- */
+
+extern const char *inj_attr_names[INJ_NATTRS];
+int inject_setup(int pct);
+void inject_teardown(void);
+void inject_begin(void);
+long inject_end(int type, int ret);
+bool inject_errno_ok(int ret);
+void inject_verify(int slot, unsigned long p, unsigned long n);
+void inject_print_stats(void);
+
 /* ---- shrink.c --------------------------------------------------------- */
 
 void shrink(const struct op *log, long nlog, uint64_t seed, int procid,
@@ -337,6 +356,7 @@ struct options {
 	uint64_t seed;
 	long ops, seeds, procs, threads, check_every, shrink_time, stall_time;
 	int verbose, no_concurrent, allow_crash, seed_given, cpu_only;
+	int inject;		/* --inject: failure probability (%), 0 off */
 	const char *replay;
 };
 extern struct options opt;

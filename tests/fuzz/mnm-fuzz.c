@@ -178,7 +178,7 @@ static int run_seed(uint64_t seed, long budget, const struct op *preset, long np
 				memset(&o, 0, sizeof(o));
 				o.type = OP_WAIT;
 			} else {
-				gen_op(&r, &o, 1);
+				gen_op(&r, &o, !opt.inject);
 			}
 			if (o.type == OP_FORK)
 				wait_in = 5 + rn(&r, 30);
@@ -251,6 +251,7 @@ static int kmsg_scan(void)
 		"soft lockup", "rcu_sched detected", "RIP:", "kernel BUG", "UBSAN", "lockdep",
 		"possible circular", "possible recursive",
 	};
+	static int in_alloc_report;
 	char rec[2048];
 	int found = 0, shown = 0;
 	unsigned int k;
@@ -270,6 +271,16 @@ static int kmsg_scan(void)
 		msg = strchr(rec, ';');
 		msg = msg ? msg + 1 : rec;
 		msg[strcspn(msg, "\n")] = 0;
+		/* --inject: allocation-failure reports are expected (scripts/vm) */
+		if (opt.inject && (strstr(msg, ": page allocation failure: ") ||
+				   strstr(msg, ": vmalloc error: "))) {
+			in_alloc_report = 1;
+			continue;
+		}
+		if (in_alloc_report) {
+			in_alloc_report = !strstr(msg, "</TASK>");
+			continue;
+		}
 		for (k = 0; k < sizeof(pat) / sizeof(pat[0]); k++) {
 			if (!strstr(msg, pat[k]))
 				continue;
@@ -369,6 +380,10 @@ static void usage(void)
 	       "  --compat-name P   test_hmm-ABI device prefix (default mnm_dmirror: /dev/mnm_dmirror0)\n"
 	       "  --replay FILE     run the ops of FILE ('# replay:' lines of a failure report)\n"
 	       "  --cpu-only        no device files: only CPU ops (a self-test of the model)\n"
+	       "  --inject PCT      fail kernel allocations, the layer's interval allocation\n"
+	       "                    and the mock's commit with probability PCT %% inside\n"
+	       "                    device ioctls (debugfs fault injection, task-filtered);\n"
+	       "                    one seed at a time, no fork or concurrent phases\n"
 	       "  -v                print every op\n");
 }
 
@@ -440,6 +455,7 @@ int main(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "cpu-only", no_argument, NULL, 'U' },
 		{ "stall-time", required_argument, NULL, 'S' },
+		{ "inject", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -465,6 +481,7 @@ int main(int argc, char **argv)
 		case 'v': opt.verbose = 1; break;
 		case 'U': opt.cpu_only = 1; break;
 		case 'S': opt.stall_time = atol(optarg); break;
+		case 'I': opt.inject = atoi(optarg); break;
 		default: usage(); return c == 'h' ? 0 : 2;
 		}
 	}
@@ -476,6 +493,12 @@ int main(int argc, char **argv)
 		opt.seeds = opt.procs;
 	if (opt.check_every < 2)
 		opt.check_every = 2;
+	if (opt.inject < 0 || opt.inject > 100) {
+		fprintf(stderr, "mnm-fuzz: --inject takes a percentage, 1 to 100\n");
+		return 2;
+	}
+	if (opt.inject)
+		opt.procs = 1;	/* one tested task: the counts say which op met a failure */
 	PS = sysconf(_SC_PAGESIZE);
 	HP = HUGE_BYTES / PS;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -555,6 +578,10 @@ int main(int argc, char **argv)
 	per = opt.ops / opt.seeds;
 	if (per < 1)
 		per = 1;
+	if (opt.inject && inject_setup(opt.inject) == 0) {
+		printf("1..0 # SKIP --inject: no fault attribute could be armed (FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC off?)\n");
+		return 4;
+	}
 	printf("1..%ld\n", opt.seeds);
 	printf("# seeds %llu..%llu, %ld ops each, %ld in parallel, %ld device threads in concurrent phases%s%s\n",
 	       (unsigned long long)opt.seed, (unsigned long long)(opt.seed + opt.seeds - 1), per,
@@ -589,6 +616,7 @@ int main(int argc, char **argv)
 				       (unsigned long long)slots[i].seed, opt.stall_time);
 			}
 			print_stats(now() - t0);
+			inject_teardown();
 			printf("# Totals: pass:%ld fail:%ld xfail:0 xpass:0 skip:%ld error:0\n",
 			       pass, fail, skip);
 			fflush(stdout);
@@ -625,6 +653,8 @@ int main(int argc, char **argv)
 	if (kmsg_scan())
 		printf("# the kernel log has splats since the start (lines above)\n");
 	print_stats(now() - t0);
+	inject_print_stats();
+	inject_teardown();
 	printf("# Totals: pass:%ld fail:%ld xfail:0 xpass:0 skip:%ld error:0\n", pass, fail, skip);
 	return fail ? 1 : 0;
 }
