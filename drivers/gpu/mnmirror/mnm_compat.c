@@ -4,7 +4,7 @@
  * kernel's own tools/testing/selftests/mm/hmm-tests runs unmodified against
  * the mock GPU (module parameters compat=1 compat_name=hmm_dmirror).
  *
- * A thin translation onto the native paths (mnm_drv.c, hmm_mirror): one
+ * A thin translation onto the native paths (mnm_ctx.c, mnm_copy.c): one
  * character device per mock device, each open file a device context exactly
  * like a render-node open.  The ABI header is taken from the installed kernel
  * source at build time (-I$(MNM_KSRC)), never copied.

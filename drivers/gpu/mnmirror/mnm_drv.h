@@ -1,63 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mnmirror mock GPU: internal interfaces.
+ * mnmirror mock GPU: the objects (devices, file contexts, device memory)
+ * and each file's interface, in layers: mnm_main.c on top; mnm_ioctl.c and
+ * mnm_compat.c (the two ABIs) below it; then mnm_ctx.c and mnm_copy.c; then
+ * mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c holds the test hooks.
+ * A file calls only the layers below its own.
  *
- * Locking: see mnm_drv.c (device and file contexts) and mnm_pt.c (device
- * page table; every change happens under the owning mirror's update lock).
+ * Locking: see each file's header.
  */
 #ifndef _MNM_DRV_H_
 #define _MNM_DRV_H_
 
 #include <drm/drm_device.h>
+#include <drm/drm_ioctl.h>
 #include <linux/hmm_mirror.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
+#include <uapi/mnmirror.h>
 
-/*
- * Device page table: 4 levels of 512 64-bit entries, like a GPU's.  Level 3
- * is the root; a level-1 entry maps 2 MiB (MNM_PTE_HUGE) or points to a
- * level-0 table; a level-0 entry maps 4 KiB.
- */
-#define MNM_MAX_CHUNKS		16
-#define MNM_PT_LEVELS		4
-#define MNM_PT_BITS		9
-#define MNM_PT_ENTRIES		BIT(MNM_PT_BITS)
-/* The end of what the table translates: 2^MNM_VA_BITS (uapi). */
-#define MNM_VA_END		BIT_ULL(PAGE_SHIFT + MNM_PT_LEVELS * MNM_PT_BITS)
-
-#define MNM_PTE_VALID		BIT_ULL(0)
-#define MNM_PTE_WRITE		BIT_ULL(1)
-#define MNM_PTE_HUGE		BIT_ULL(2)
-#define MNM_PTE_ZERO		BIT_ULL(3)
-#define MNM_PTE_TABLE		BIT_ULL(4)
-#define MNM_PTE_DEVICE		BIT_ULL(5)	/* device-private page of ours */
-#define MNM_PTE_EXCLUSIVE	BIT_ULL(6)	/* exclusive (atomic) grant */
-#define MNM_PTE_ADDR		(~(u64)(PAGE_SIZE - 1))	/* physical address */
-
-struct mnm_pt {
-	u64 *root;
-	spinlock_t reserve_lock;	/* reserve, nreserve */
-	struct list_head reserve;	/* zeroed pages for new tables */
-	unsigned int nreserve;
-	atomic64_t *dev_pt_pages;	/* device-wide totals, may be NULL */
-	atomic64_t *dev_mapped_pages;
-	atomic64_t pt_pages;		/* table pages in use (root included) */
-	atomic64_t mapped_pages;	/* 4 KiB pages mapped */
-};
-
-/* Tables a fault batch (within one 2 MiB block) may need: levels 2, 1, 0. */
-#define MNM_PT_BATCH_TABLES	3
-
-int mnm_pt_init(struct mnm_pt *pt, atomic64_t *dev_pt_pages,
-		atomic64_t *dev_mapped_pages);
-void mnm_pt_fini(struct mnm_pt *pt);
-int mnm_pt_reserve(struct mnm_pt *pt, unsigned int n);
-int mnm_pt_map(struct mnm_pt *pt, unsigned long addr, u64 pte);
-int mnm_pt_map_huge(struct mnm_pt *pt, unsigned long addr, u64 pte);
-u64 mnm_pt_lookup(struct mnm_pt *pt, unsigned long addr);
-void mnm_pt_zap(struct mnm_pt *pt, unsigned long start, unsigned long end);
+#include "mnm_pt.h"
 
 /* ---- devices, files, device memory ------------------------------------ */
+
+#define MNM_MAX_CHUNKS		16
 
 struct mnm_chunk;
 
@@ -118,36 +83,49 @@ struct mnm_ctx {
 
 #define MNM_MAX_DEVICES		8
 
-extern const struct hmm_mirror_ops mnm_mirror_ops;
-
-struct drm_mnm_rw;
-struct file;
-struct vm_area_struct;
-
-struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev);
-void mnm_ctx_destroy(struct mnm_ctx *ctx);
-int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
-	       bool nofault, unsigned long *calls);
-int mnm_check_range(u64 addr, u64 npages);
-u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn);
-int mnm_snapshot_user(struct mnm_ctx *ctx, unsigned long addr,
-		      unsigned long npages, u8 __user *uptr, bool compat);
-int mnm_mmap(struct file *filp, struct vm_area_struct *vma);
-void mnm_devmem_evict_all(struct mnm_device *mdev);
-int mnm_compat_init(struct mnm_device **devices, unsigned int n,
-		    const char *name);
-void mnm_compat_exit(void);
-
-int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
-		    unsigned long end, unsigned int flags,
-		    struct hmm_mirror_migrate_result *res);
-
 #if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 #define MNM_HAVE_DEVMEM		1
 #else
 #define MNM_HAVE_DEVMEM		0
 #endif
 
+/* Pages the device copies per pass (one bounce buffer). */
+#define MNM_COPY_PAGES		HMM_MIRROR_BATCH_PAGES
+
+struct file;
+struct vm_area_struct;
+
+/* mnm_main.c: the devices (written at load and unload only) */
+extern struct mnm_device *mnm_devices[MNM_MAX_DEVICES];
+
+/* mnm_ioctl.c: the native ABI */
+#define MNM_NUM_IOCTLS		(DRM_MNM_CHECK_EXCLUSIVE + 1)
+extern const struct drm_ioctl_desc mnm_ioctls[MNM_NUM_IOCTLS];
+
+/* mnm_compat.c: test_hmm's ABI */
+int mnm_compat_init(struct mnm_device **devices, unsigned int n,
+		    const char *name);
+void mnm_compat_exit(void);
+
+/* mnm_ctx.c: file contexts */
+struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev);
+void mnm_ctx_destroy(struct mnm_ctx *ctx);
+int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
+		    unsigned long end, unsigned int flags,
+		    struct hmm_mirror_migrate_result *res);
+int mnm_mmap(struct file *filp, struct vm_area_struct *vma);
+
+/* mnm_copy.c: the device at work */
+int mnm_check_range(u64 addr, u64 npages);
+int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
+	       bool nofault, unsigned long *calls);
+u8 mnm_prot_of_hmm(struct mnm_ctx *ctx, unsigned long hmm_pfn);
+int mnm_snapshot_user(struct mnm_ctx *ctx, unsigned long addr,
+		      unsigned long npages, u8 __user *uptr, bool compat);
+int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
+			unsigned long npages, u8 __user *uptr);
+
+/* mnm_devmem.c: device memory */
 int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);
 void mnm_devmem_fini(struct mnm_device *mdev);
 unsigned long mnm_devmem_reserve(struct mnm_device *mdev, unsigned long n);
@@ -158,6 +136,17 @@ void *mnm_devmem_data(struct page *page);
 void mnm_devmem_touch(struct mnm_device *mdev, struct page *page);
 int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 			  struct hmm_mirror_migrate *m);
+void mnm_devmem_evict_all(struct mnm_device *mdev);
 void mnm_devmem_debugfs(struct mnm_device *mdev);
+
+/* mnm_debug.c: test hooks */
+int mnm_debug_init(struct dentry *root);
+void mnm_debug_exit(void);
+bool mnm_should_fail_commit(void);
+unsigned int mnm_debug_drain_ms(void);
+int mnm_debug_ctx_open(struct mnm_ctx *ctx);
+void mnm_debug_ctx_close(struct mnm_ctx *ctx);
+void mnm_debug_ctx_released(struct mnm_ctx *ctx, bool exit);
+void mnm_debug_ctx_closed(struct mnm_ctx *ctx);
 
 #endif /* _MNM_DRV_H_ */

@@ -20,7 +20,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
-#include "mnm_drv.h"
+#include "mnm_pt.h"
 
 /* Keep at most this many free table pages around after zaps. */
 #define MNM_PT_RESERVE_MAX	16
