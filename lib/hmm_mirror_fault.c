@@ -242,15 +242,15 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		if (ret == -EAGAIN)
 			goto retry;
 		if (!ret) {
-			HMM_MIRROR_COUNT(mirror, faults, 1);
-			HMM_MIRROR_COUNT(mirror, pages_faulted,
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_FAULTS, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_PAGES_FAULTED,
 					 (end - start) >> PAGE_SHIFT);
 		}
 		return ret;
 retry:
-		HMM_MIRROR_COUNT(mirror, retries, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_RETRIES, 1);
 		if (time_after(jiffies, deadline)) {
-			HMM_MIRROR_COUNT(mirror, timeouts, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_TIMEOUTS, 1);
 			return -EBUSY;
 		}
 		cond_resched();
@@ -277,7 +277,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 	for (addr = start; addr < end; ) {
 		unsigned long next = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
 					 HMM_MIRROR_INTERVAL_SIZE);
-		unsigned long deadline = hmm_mirror_deadline();
+		unsigned long deadline = hmm_mirror_deadline(mirror);
 		struct hmm_mirror_interval *iv;
 
 		do {
@@ -297,7 +297,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 			hmm_mirror_interval_put(iv);
 			if (ret == HMM_MIRROR_STALE_INTERVAL &&
 			    time_after(jiffies, deadline)) {
-				HMM_MIRROR_COUNT(mirror, timeouts, 1);
+				hmm_mirror_count(mirror, HMM_MIRROR_EV_TIMEOUTS, 1);
 				ret = -EBUSY;
 			}
 		} while (ret == HMM_MIRROR_STALE_INTERVAL);
@@ -325,7 +325,7 @@ out_mmput:
  * one batch of up to HMM_MIRROR_BATCH_PAGES pages per aligned interval), then
  * calls ->commit under the update lock once the interval's notifier sequence
  * proves the result is still current.  A batch whose sequence moved is
- * retried with a fresh sequence for up to the fault_timeout_ms parameter.
+ * retried with a fresh sequence for up to the mirror's fault_timeout_ms.
  *
  * Context: process context; may sleep; takes mmap_lock for read.
  * Return: the number of batches committed, or -EFAULT (range not mapped, or
@@ -376,7 +376,7 @@ static const struct mmu_interval_notifier_ops hmm_mirror_snap_ops = {
  * Nothing is faulted in.  Entries are 0 where nothing is mapped,
  * HMM_PFN_ERROR where access would fail, else HMM_PFN_VALID with
  * HMM_PFN_WRITE and the mapping order.  A batch that races an invalidation
- * is taken again, for up to fault_timeout_ms per batch.
+ * is taken again, for up to the mirror's fault_timeout_ms per batch.
  *
  * Context: process context; may sleep; takes mmap_lock for read.
  * Return: 0, @fn's nonzero return, or -EINVAL, -ESRCH, -ENOMEM, -EBUSY.
@@ -412,7 +412,7 @@ int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
 
 	range.notifier = mni;
 	range.hmm_pfns = pfns;
-	deadline = hmm_mirror_deadline();
+	deadline = hmm_mirror_deadline(mirror);
 	for (addr = start; addr < end && !ret; ) {
 		unsigned long next = min(end, addr +
 					 (HMM_MIRROR_BATCH_PAGES << PAGE_SHIFT));
@@ -424,17 +424,17 @@ int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mirror->mm);
 		if (ret == -EBUSY && !time_after(jiffies, deadline)) {
-			HMM_MIRROR_COUNT(mirror, retries, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_RETRIES, 1);
 			ret = 0;
 			cond_resched();
 			continue;
 		}
 		if (ret)
 			break;
-		HMM_MIRROR_COUNT(mirror, snapshots, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_SNAPSHOTS, 1);
 		ret = fn(arg, addr, pfns, (next - addr) >> PAGE_SHIFT);
 		addr = next;
-		deadline = hmm_mirror_deadline();
+		deadline = hmm_mirror_deadline(mirror);
 	}
 	mmu_interval_notifier_remove(mni);
 out_free:

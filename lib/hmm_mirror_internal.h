@@ -60,12 +60,16 @@ struct hmm_mirror_interval {
  */
 #define HMM_MIRROR_STALE_INTERVAL	1
 
-void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n);
+/* Add @n to event @ev of @mirror and of its parent counters. */
+static inline void hmm_mirror_count(struct hmm_mirror *mirror,
+				    enum hmm_mirror_event ev, long n)
+{
+	atomic64_add(n, &mirror->stats.events[ev]);
+	if (mirror->parent)
+		atomic64_add(n, &mirror->parent->events[ev]);
+}
 
-#define HMM_MIRROR_COUNT(mirror, field, n) \
-	hmm_mirror_count(mirror, offsetof(struct hmm_mirror_counters, field), n)
-
-unsigned long hmm_mirror_deadline(void);
+unsigned long hmm_mirror_deadline(const struct hmm_mirror *mirror);
 
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 bool hmm_mirror_should_fail_trylock(void);

@@ -54,7 +54,7 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	 * grant's commit still notices every other event.
 	 */
 	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror) {
-		HMM_MIRROR_COUNT(mirror, self_invalidations, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_SELF_INVALIDATIONS, 1);
 		return true;
 	}
 
@@ -65,7 +65,7 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		/* Keep device lockers out for the rest of the reaper's pass. */
 		hmm_mirror_gate_close(mirror);
 		if (!locked) {
-			HMM_MIRROR_COUNT(mirror, nonblock_refusals, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_NONBLOCK_REFUSALS, 1);
 			return false;
 		}
 	} else {
@@ -75,9 +75,9 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	mmu_interval_set_seq(mni, cur_seq);
 	if (!mirror->dead) {
 		if (blockable)
-			HMM_MIRROR_COUNT(mirror, invalidations, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_INVALIDATIONS, 1);
 		else
-			HMM_MIRROR_COUNT(mirror, invalidations_nonblock, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK, 1);
 		mirror->ops->invalidate(mirror, range,
 					max(range->start, iv->start),
 					min(range->end, iv->end));
@@ -238,7 +238,7 @@ struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 		goto out;
 	}
 	hmm_mirror_interval_link(mirror, iv);
-	HMM_MIRROR_COUNT(mirror, intervals_created, 1);
+	hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_CREATED, 1);
 out:
 	mutex_unlock(&mirror->tree_lock);
 	return iv;
@@ -279,7 +279,7 @@ static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
 		WRITE_ONCE(iv->removed, true);
 		if (!mirror->dead)
 			mirror->ops->invalidate(mirror, NULL, iv->start, iv->end);
-		HMM_MIRROR_COUNT(mirror, intervals_removed, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_REMOVED, 1);
 		/* Bounded holds: let waiting invalidations in now and then. */
 		if (++n % HMM_MIRROR_REMOVE_SLICE == 0) {
 			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);

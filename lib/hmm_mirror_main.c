@@ -65,10 +65,10 @@
 
 #include "hmm_mirror_internal.h"
 
-static unsigned int fault_timeout_ms = 1000;
+static unsigned int fault_timeout_ms;
 module_param(fault_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(fault_timeout_ms,
-		 "Give up a fault or snapshot batch after retrying this long (ms, default 1000)");
+		 "Test hook: when nonzero, every mirror gives up a fault or snapshot batch after retrying this long (ms), whatever its own fault_timeout_ms says");
 
 static unsigned int debug_delay_us;
 module_param(debug_delay_us, uint, 0644);
@@ -84,17 +84,17 @@ void hmm_mirror_debug_delay(void)
 		usleep_range(us, us + us / 4 + 1);
 }
 
-/* When a batch that starts now must give up retrying. */
-unsigned long hmm_mirror_deadline(void)
+/*
+ * When a batch that starts now must give up retrying: the module parameter
+ * (a test override), else the mirror's own timeout, else the core's.
+ */
+unsigned long hmm_mirror_deadline(const struct hmm_mirror *mirror)
 {
-	return jiffies + msecs_to_jiffies(READ_ONCE(fault_timeout_ms));
-}
+	unsigned int ms = READ_ONCE(fault_timeout_ms);
 
-void hmm_mirror_count(struct hmm_mirror *mirror, size_t offset, long n)
-{
-	atomic64_add(n, (atomic64_t *)((char *)&mirror->stats + offset));
-	if (mirror->parent)
-		atomic64_add(n, (atomic64_t *)((char *)mirror->parent + offset));
+	if (!ms)
+		ms = mirror->fault_timeout_ms ?: HMM_RANGE_DEFAULT_TIMEOUT;
+	return jiffies + msecs_to_jiffies(ms);
 }
 
 /* ---- the update lock ------------------------------------------------ */
@@ -171,7 +171,7 @@ void hmm_mirror_gate_wait(struct hmm_mirror *mirror)
 	long left = READ_ONCE(mirror->dead) ? 0 : hmm_mirror_gate_left(mirror);
 
 	if (left) {
-		HMM_MIRROR_COUNT(mirror, gate_waits, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_GATE_WAITS, 1);
 		schedule_timeout_uninterruptible(left);
 	}
 }
@@ -404,6 +404,18 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
+	/*
+	 * Invalidations take the update lock, and reclaim invalidates: teach
+	 * lockdep now that reclaim may take it, so that an allocation that may
+	 * reclaim under the lock (a deadlock under memory pressure) splats on
+	 * its first run, not on the first reclaim that hits it.  drm_gpusvm
+	 * primes its notifier lock the same way.
+	 */
+	if (IS_ENABLED(CONFIG_LOCKDEP)) {
+		fs_reclaim_acquire(GFP_KERNEL);
+		might_lock(&mirror->update_lock);
+		fs_reclaim_release(GFP_KERNEL);
+	}
 	mirror->nonblock_gate = 0;
 	hmm_mirror_intervals_init(mirror);
 	mirror->released = false;
@@ -476,26 +488,27 @@ EXPORT_SYMBOL_GPL(hmm_mirror_unregister);
 int hmm_mirror_counters_show(struct seq_file *m,
 			     const struct hmm_mirror_counters *c)
 {
-	seq_printf(m, "faults %lld\n", atomic64_read(&c->faults));
-	seq_printf(m, "pages_faulted %lld\n", atomic64_read(&c->pages_faulted));
-	seq_printf(m, "retries %lld\n", atomic64_read(&c->retries));
-	seq_printf(m, "timeouts %lld\n", atomic64_read(&c->timeouts));
-	seq_printf(m, "invalidations %lld\n", atomic64_read(&c->invalidations));
-	seq_printf(m, "invalidations_nonblock %lld\n",
-		   atomic64_read(&c->invalidations_nonblock));
-	seq_printf(m, "nonblock_refusals %lld\n",
-		   atomic64_read(&c->nonblock_refusals));
-	seq_printf(m, "snapshots %lld\n", atomic64_read(&c->snapshots));
-	seq_printf(m, "self_invalidations %lld\n",
-		   atomic64_read(&c->self_invalidations));
+	static const char * const names[HMM_MIRROR_EV_NR] = {
+		[HMM_MIRROR_EV_FAULTS] = "faults",
+		[HMM_MIRROR_EV_PAGES_FAULTED] = "pages_faulted",
+		[HMM_MIRROR_EV_RETRIES] = "retries",
+		[HMM_MIRROR_EV_TIMEOUTS] = "timeouts",
+		[HMM_MIRROR_EV_INVALIDATIONS] = "invalidations",
+		[HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK] = "invalidations_nonblock",
+		[HMM_MIRROR_EV_NONBLOCK_REFUSALS] = "nonblock_refusals",
+		[HMM_MIRROR_EV_SNAPSHOTS] = "snapshots",
+		[HMM_MIRROR_EV_SELF_INVALIDATIONS] = "self_invalidations",
+		[HMM_MIRROR_EV_INTERVALS_CREATED] = "intervals_created",
+		[HMM_MIRROR_EV_INTERVALS_REMOVED] = "intervals_removed",
+		[HMM_MIRROR_EV_GATE_WAITS] = "gate_waits",
+	};
+	int ev;
+
+	for (ev = 0; ev < HMM_MIRROR_EV_NR; ev++)
+		seq_printf(m, "%s %lld\n", names[ev], hmm_mirror_counter(c, ev));
 	seq_printf(m, "intervals %lld\n",
-		   atomic64_read(&c->intervals_created) -
-		   atomic64_read(&c->intervals_removed));
-	seq_printf(m, "intervals_created %lld\n",
-		   atomic64_read(&c->intervals_created));
-	seq_printf(m, "intervals_removed %lld\n",
-		   atomic64_read(&c->intervals_removed));
-	seq_printf(m, "gate_waits %lld\n", atomic64_read(&c->gate_waits));
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_CREATED) -
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_REMOVED));
 	seq_printf(m, "hold_max_ns invalidate %lld commit %lld remove %lld driver %lld\n",
 		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_INVALIDATE]),
 		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_COMMIT]),

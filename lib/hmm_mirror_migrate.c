@@ -157,7 +157,7 @@ static void hmm_mirror_map_present(struct hmm_mirror *mirror,
 				   unsigned long start, unsigned long end,
 				   void *arg, unsigned long *pfns)
 {
-	unsigned long deadline = hmm_mirror_deadline();
+	unsigned long deadline = hmm_mirror_deadline(mirror);
 
 	/* Best effort: what is not mapped here the device faults later. */
 	if (hmm_mirror_fault_batch(mirror, iv, start, end,
@@ -371,7 +371,7 @@ static long hmm_mirror_exclusive_block(struct hmm_mirror *mirror,
 				       unsigned long *next, struct page **pages,
 				       unsigned long *src)
 {
-	unsigned long deadline = hmm_mirror_deadline();
+	unsigned long deadline = hmm_mirror_deadline(mirror);
 	struct hmm_mirror_interval *iv;
 	struct vm_area_struct *vma;
 	int busy = 0;
@@ -409,9 +409,9 @@ static long hmm_mirror_exclusive_block(struct hmm_mirror *mirror,
 			continue;
 		if (ret != -EAGAIN && ret != HMM_MIRROR_STALE_INTERVAL)
 			return ret;
-		HMM_MIRROR_COUNT(mirror, retries, 1);
+		hmm_mirror_count(mirror, HMM_MIRROR_EV_RETRIES, 1);
 		if (time_after(jiffies, deadline)) {
-			HMM_MIRROR_COUNT(mirror, timeouts, 1);
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_TIMEOUTS, 1);
 			return -EBUSY;
 		}
 		if (fatal_signal_pending(current))

@@ -173,40 +173,69 @@ enum hmm_mirror_hold {
 };
 
 /**
- * struct hmm_mirror_counters - event counters (monotonic, lockless)
- * @faults: hmm_range_fault() batches committed
- * @pages_faulted: pages in those batches
- * @retries: attempts repeated because of -EBUSY or a changed notifier sequence
- * @timeouts: batches abandoned after the retry timeout
- * @invalidations: blockable invalidations handled
- * @invalidations_nonblock: non-blockable invalidations handled
- * @nonblock_refusals: non-blockable invalidations refused (update lock busy)
- * @snapshots: hmm_mirror_snapshot() batches
- * @self_invalidations: events of the mirror's own exclusive grants, which
- *	need neither a zap nor a sequence change
- * @intervals_created: interval notifiers inserted
- * @intervals_removed: interval notifiers removed (unmapped blocks, forget,
- *	unregister); created - removed is how many the mirror holds now
- * @hold_max_ns: the longest the update lock was held, per holder (a
- *	maximum, not a sum: a long hold makes the OOM reaper's trylock fail)
- * @gate_waits: device-side lockers that waited for a refused non-blockable
- *	invalidation (the OOM reaper) to come back and get the lock first
+ * enum hmm_mirror_event - what the layer counts (monotonic, lockless)
+ * @HMM_MIRROR_EV_FAULTS: hmm_range_fault() batches committed
+ * @HMM_MIRROR_EV_PAGES_FAULTED: pages in those batches
+ * @HMM_MIRROR_EV_RETRIES: attempts repeated because of -EBUSY or a changed
+ *	notifier sequence
+ * @HMM_MIRROR_EV_TIMEOUTS: batches abandoned after the retry timeout
+ * @HMM_MIRROR_EV_INVALIDATIONS: blockable invalidations handled
+ * @HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK: non-blockable invalidations handled
+ * @HMM_MIRROR_EV_NONBLOCK_REFUSALS: non-blockable invalidations refused
+ *	(update lock busy)
+ * @HMM_MIRROR_EV_SNAPSHOTS: hmm_mirror_snapshot() batches
+ * @HMM_MIRROR_EV_SELF_INVALIDATIONS: events of the mirror's own exclusive
+ *	grants, which need neither a zap nor a sequence change
+ * @HMM_MIRROR_EV_INTERVALS_CREATED: interval notifiers inserted
+ * @HMM_MIRROR_EV_INTERVALS_REMOVED: interval notifiers removed (unmapped
+ *	blocks, forget, unregister); created - removed is how many the mirror
+ *	holds now
+ * @HMM_MIRROR_EV_GATE_WAITS: device-side lockers that waited for a refused
+ *	non-blockable invalidation (the OOM reaper) to come back and get the
+ *	lock first
+ * @HMM_MIRROR_EV_NR: how many there are
+ */
+enum hmm_mirror_event {
+	HMM_MIRROR_EV_FAULTS,
+	HMM_MIRROR_EV_PAGES_FAULTED,
+	HMM_MIRROR_EV_RETRIES,
+	HMM_MIRROR_EV_TIMEOUTS,
+	HMM_MIRROR_EV_INVALIDATIONS,
+	HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK,
+	HMM_MIRROR_EV_NONBLOCK_REFUSALS,
+	HMM_MIRROR_EV_SNAPSHOTS,
+	HMM_MIRROR_EV_SELF_INVALIDATIONS,
+	HMM_MIRROR_EV_INTERVALS_CREATED,
+	HMM_MIRROR_EV_INTERVALS_REMOVED,
+	HMM_MIRROR_EV_GATE_WAITS,
+	HMM_MIRROR_EV_NR
+};
+
+/**
+ * struct hmm_mirror_counters - a mirror's (or a device's) counters
+ * @events: one count per enum hmm_mirror_event; read them with
+ *	hmm_mirror_counter()
+ * @hold_max_ns: the longest the update lock was held, per enum
+ *	hmm_mirror_hold (a maximum, not a sum: a long hold makes the OOM
+ *	reaper's trylock fail)
  */
 struct hmm_mirror_counters {
-	atomic64_t faults;
-	atomic64_t pages_faulted;
-	atomic64_t retries;
-	atomic64_t timeouts;
-	atomic64_t invalidations;
-	atomic64_t invalidations_nonblock;
-	atomic64_t nonblock_refusals;
-	atomic64_t snapshots;
-	atomic64_t self_invalidations;
-	atomic64_t intervals_created;
-	atomic64_t intervals_removed;
+	atomic64_t events[HMM_MIRROR_EV_NR];
 	atomic64_t hold_max_ns[HMM_MIRROR_HOLD_NR];
-	atomic64_t gate_waits;
 };
+
+/**
+ * hmm_mirror_counter() - read one event count
+ * @c: the counters
+ * @ev: the event
+ *
+ * Return: the count.
+ */
+static inline s64 hmm_mirror_counter(const struct hmm_mirror_counters *c,
+				     enum hmm_mirror_event ev)
+{
+	return atomic64_read(&c->events[ev]);
+}
 
 /**
  * struct hmm_mirror - one device's view of one mm
@@ -214,6 +243,10 @@ struct hmm_mirror_counters {
  * @owner: the device-private pgmap owner of this device (may be NULL)
  * @parent: optional counters (for example per device) that every event is
  *	also added to
+ * @fault_timeout_ms: how long a fault or snapshot batch keeps retrying
+ *	while the CPU side keeps changing before it gives up with -EBUSY;
+ *	0 (the default) means HMM_RANGE_DEFAULT_TIMEOUT.  Set before
+ *	hmm_mirror_register().
  * @stats: this mirror's counters
  *
  * Embed it in the driver's per-context object; the other fields are private
@@ -223,6 +256,7 @@ struct hmm_mirror {
 	const struct hmm_mirror_ops *ops;
 	void *owner;
 	struct hmm_mirror_counters *parent;
+	unsigned int fault_timeout_ms;
 	struct hmm_mirror_counters stats;
 
 	/* private: */
@@ -297,6 +331,19 @@ int hmm_mirror_counters_show(struct seq_file *m,
 
 void hmm_mirror_lock(struct hmm_mirror *mirror);
 void hmm_mirror_unlock(struct hmm_mirror *mirror);
+
+/**
+ * hmm_mirror_assert_locked() - lockdep: the caller holds the update lock
+ * @mirror: the mirror
+ *
+ * For a driver's functions that change or read its device page table,
+ * which they may only do under the update lock (hmm_mirror_lock(), or
+ * inside a callback the layer calls with it held).
+ */
+static inline void hmm_mirror_assert_locked(struct hmm_mirror *mirror)
+{
+	lockdep_assert_held(&mirror->update_lock);
+}
 
 /**
  * hmm_mirror_mm() - the mm a mirror is bound to

@@ -65,6 +65,7 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 {
 	unsigned long i;
 
+	hmm_mirror_assert_locked(&ctx->mirror);
 	for (i = first; i < n; i++) {
 		u64 pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
 		struct page *page;

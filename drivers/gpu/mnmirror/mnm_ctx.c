@@ -39,6 +39,7 @@ static void mnm_mirror_invalidate(struct hmm_mirror *mirror,
 {
 	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
 
+	hmm_mirror_assert_locked(mirror);
 	/* The layer promises no callback after ->release. */
 	WARN_ON_ONCE(ctx->released);
 	mnm_pt_zap(&ctx->pt, start, end);
@@ -101,6 +102,7 @@ static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,
 	unsigned long i = 0;
 	int ret;
 
+	hmm_mirror_assert_locked(mirror);
 	WARN_ON_ONCE(ctx->released);
 	if (mnm_should_fail_commit())
 		return -ENOMEM;
@@ -136,6 +138,7 @@ static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 	unsigned long i;
 	int ret;
 
+	hmm_mirror_assert_locked(mirror);
 	WARN_ON_ONCE(ctx->released);
 	for (i = 0; i < npages; i++) {
 		ret = mnm_pt_map(&ctx->pt, start + (i << PAGE_SHIFT),

@@ -156,26 +156,26 @@ static void mnm_counters_fill(struct drm_mnm_counters *out,
 			      atomic64_t *pt_pages, atomic64_t *mapped_pages)
 {
 	memset(out, 0, sizeof(*out));
-	out->faults = atomic64_read(&c->faults);
-	out->pages_faulted = atomic64_read(&c->pages_faulted);
-	out->retries = atomic64_read(&c->retries);
-	out->timeouts = atomic64_read(&c->timeouts);
-	out->invalidations = atomic64_read(&c->invalidations);
-	out->invalidations_nonblock = atomic64_read(&c->invalidations_nonblock);
-	out->nonblock_refusals = atomic64_read(&c->nonblock_refusals);
-	out->snapshots = atomic64_read(&c->snapshots);
+	out->faults = hmm_mirror_counter(c, HMM_MIRROR_EV_FAULTS);
+	out->pages_faulted = hmm_mirror_counter(c, HMM_MIRROR_EV_PAGES_FAULTED);
+	out->retries = hmm_mirror_counter(c, HMM_MIRROR_EV_RETRIES);
+	out->timeouts = hmm_mirror_counter(c, HMM_MIRROR_EV_TIMEOUTS);
+	out->invalidations = hmm_mirror_counter(c, HMM_MIRROR_EV_INVALIDATIONS);
+	out->invalidations_nonblock = hmm_mirror_counter(c, HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK);
+	out->nonblock_refusals = hmm_mirror_counter(c, HMM_MIRROR_EV_NONBLOCK_REFUSALS);
+	out->snapshots = hmm_mirror_counter(c, HMM_MIRROR_EV_SNAPSHOTS);
 	out->pt_pages = atomic64_read(pt_pages);
 	out->mapped_pages = atomic64_read(mapped_pages);
-	out->self_invalidations = atomic64_read(&c->self_invalidations);
+	out->self_invalidations = hmm_mirror_counter(c, HMM_MIRROR_EV_SELF_INVALIDATIONS);
 }
 
 static void mnm_layer_fill(struct drm_mnm_layer_stats *out,
 			   const struct hmm_mirror_counters *c)
 {
 	memset(out, 0, sizeof(*out));
-	out->intervals = atomic64_read(&c->intervals_created) -
-			 atomic64_read(&c->intervals_removed);
-	out->intervals_removed = atomic64_read(&c->intervals_removed);
+	out->intervals = hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_CREATED) -
+			 hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_REMOVED);
+	out->intervals_removed = hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_REMOVED);
 	out->hold_max_invalidate_ns =
 		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_INVALIDATE]);
 	out->hold_max_commit_ns =
@@ -184,7 +184,7 @@ static void mnm_layer_fill(struct drm_mnm_layer_stats *out,
 		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_REMOVE]);
 	out->hold_max_device_ns =
 		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_DRIVER]);
-	out->gate_waits = atomic64_read(&c->gate_waits);
+	out->gate_waits = hmm_mirror_counter(c, HMM_MIRROR_EV_GATE_WAITS);
 }
 
 static int mnm_ioctl_stats(struct drm_device *drm, void *data,
