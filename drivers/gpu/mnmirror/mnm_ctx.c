@@ -150,7 +150,7 @@ static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 	return 0;
 }
 
-const struct hmm_mirror_ops mnm_mirror_ops = {
+static const struct hmm_mirror_ops mnm_mirror_ops = {
 	.invalidate = mnm_mirror_invalidate,
 	.release = mnm_mirror_release,
 	.prepare = mnm_mirror_prepare,

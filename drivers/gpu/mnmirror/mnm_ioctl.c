@@ -320,5 +320,3 @@ const struct drm_ioctl_desc mnm_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(MNM_CHECK_EXCLUSIVE, mnm_ioctl_check_exclusive,
 			  DRM_RENDER_ALLOW),
 };
-
-const unsigned int mnm_num_ioctls = ARRAY_SIZE(mnm_ioctls);

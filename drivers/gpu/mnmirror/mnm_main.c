@@ -32,11 +32,6 @@ static unsigned int devmem_mb = 256;
 module_param(devmem_mb, uint, 0444);
 MODULE_PARM_DESC(devmem_mb, "Device-private memory per device in MiB (default 256; needs DEVICE_PRIVATE)");
 
-static bool test_teardown;
-module_param(test_teardown, bool, 0444);
-MODULE_PARM_DESC(test_teardown,
-		 "Test hook: every open file adds teardown-chain entries and logs releases to debugfs mnmirror/teardown_log");
-
 static bool compat;
 module_param(compat, bool, 0444);
 MODULE_PARM_DESC(compat, "Also expose test_hmm-ABI character devices (see compat_name)");

@@ -13,6 +13,7 @@
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <asm/page.h>
 
 /*
  * Device page table: 4 levels of 512 64-bit entries, like a GPU's.  Level 3
