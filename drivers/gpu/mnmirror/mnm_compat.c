@@ -108,21 +108,8 @@ static int mnm_compat_migrate(struct mnm_ctx *ctx, struct hmm_dmirror_cmd *cmd,
 static int mnm_compat_check_exclusive(struct mnm_ctx *ctx,
 				      struct hmm_dmirror_cmd *cmd)
 {
-	unsigned long i;
-	int ret = 0;
-
-	/* One batch of lookups per update-lock hold. */
-	for (i = 0; i < cmd->npages && !ret; cond_resched()) {
-		unsigned long end = min_t(u64, cmd->npages, i + HMM_MIRROR_BATCH_PAGES);
-
-		hmm_mirror_lock(&ctx->mirror);
-		for (; i < end && !ret; i++)
-			if (mnm_pt_lookup(&ctx->pt, cmd->addr + (i << PAGE_SHIFT)) &
-			    MNM_PTE_EXCLUSIVE)
-				ret = -EPERM;
-		hmm_mirror_unlock(&ctx->mirror);
-	}
-	return ret;
+	return mnm_ctx_count_exclusive(ctx, cmd->addr, cmd->npages, true) ?
+	       -EPERM : 0;
 }
 
 static long mnm_compat_ioctl(struct file *filp, unsigned int command,

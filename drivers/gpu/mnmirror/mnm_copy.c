@@ -3,7 +3,8 @@
  * mnmirror mock GPU: what the device does with its page table.  It copies
  * between mirrored memory and a user buffer (READ, WRITE and test_hmm's
  * ABI), faulting in through the mirror what it misses, and it describes
- * pages (snapshots of the CPU's view and of its own page table).
+ * pages (snapshots of the CPU's view and of its own page table), forgets
+ * them (RELEASE) and counts its exclusive grants.
  *
  * Locking: the device reads its page table and copies only under the
  * mirror's update lock, copy_slice pages per hold, so an invalidation that
@@ -426,3 +427,51 @@ int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
 	return ret;
 }
 
+/**
+ * mnm_ctx_zap() - the device forgets [start, end) (RELEASE)
+ * @ctx: the file context
+ * @start: first address
+ * @end: end address (exclusive)
+ *
+ * Up to 4 GiB: one batch per update-lock hold.
+ */
+void mnm_ctx_zap(struct mnm_ctx *ctx, unsigned long start, unsigned long end)
+{
+	unsigned long addr, next;
+
+	for (addr = start; addr < end; addr = next) {
+		next = min(end, addr + (MNM_COPY_PAGES << PAGE_SHIFT));
+		hmm_mirror_lock(&ctx->mirror);
+		mnm_pt_zap(&ctx->pt, addr, next);
+		hmm_mirror_unlock(&ctx->mirror);
+		cond_resched();
+	}
+}
+
+/**
+ * mnm_ctx_count_exclusive() - pages of a range the device holds exclusively
+ * @ctx: the file context
+ * @addr: first address
+ * @npages: pages
+ * @first_only: stop at the first such page (the answer is then 0 or 1)
+ *
+ * Looks up one batch per update-lock hold.
+ * Return: how many pages have an exclusive (atomic) grant.
+ */
+unsigned long mnm_ctx_count_exclusive(struct mnm_ctx *ctx, unsigned long addr,
+				      unsigned long npages, bool first_only)
+{
+	unsigned long i = 0, n = 0;
+
+	while (i < npages && !(first_only && n)) {
+		unsigned long end = min(npages, i + MNM_COPY_PAGES);
+
+		hmm_mirror_lock(&ctx->mirror);
+		for (; i < end && !(first_only && n); i++)
+			n += !!(mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT)) &
+				MNM_PTE_EXCLUSIVE);
+		hmm_mirror_unlock(&ctx->mirror);
+		cond_resched();
+	}
+	return n;
+}

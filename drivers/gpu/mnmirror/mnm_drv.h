@@ -3,8 +3,9 @@
  * mnmirror mock GPU: the objects (devices, file contexts, device memory)
  * and each file's interface, in layers: mnm_main.c on top; mnm_ioctl.c and
  * mnm_compat.c (the two ABIs) below it; then mnm_ctx.c and mnm_copy.c; then
- * mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c holds the test hooks.
- * A file calls only the layers below its own.
+ * mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c, the test hooks, sits at
+ * the bottom.  A file calls only the layers below its own.  mnm_mmap() lives
+ * with the contexts because both ABIs' file operations use it.
  *
  * Locking: see each file's header.
  */
@@ -124,6 +125,9 @@ int mnm_snapshot_user(struct mnm_ctx *ctx, unsigned long addr,
 		      unsigned long npages, u8 __user *uptr, bool compat);
 int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
 			unsigned long npages, u8 __user *uptr);
+void mnm_ctx_zap(struct mnm_ctx *ctx, unsigned long start, unsigned long end);
+unsigned long mnm_ctx_count_exclusive(struct mnm_ctx *ctx, unsigned long addr,
+				      unsigned long npages, bool first_only);
 
 /* mnm_devmem.c: device memory */
 int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);

@@ -133,20 +133,13 @@ static int mnm_ioctl_release(struct drm_device *drm, void *data,
 			       0, args->reserved,
 			       ARRAY_SIZE(args->reserved), args->addr,
 			       args->npages);
-	unsigned long start, end, addr, next;
+	unsigned long start, end;
 
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 	start = args->addr;
 	end = start + (args->npages << PAGE_SHIFT);
-	/* Up to 4 GiB: one batch per update-lock hold. */
-	for (addr = start; addr < end; addr = next) {
-		next = min(end, addr + (MNM_COPY_PAGES << PAGE_SHIFT));
-		hmm_mirror_lock(&ctx->mirror);
-		mnm_pt_zap(&ctx->pt, addr, next);
-		hmm_mirror_unlock(&ctx->mirror);
-		cond_resched();
-	}
+	mnm_ctx_zap(ctx, start, end);
 	hmm_mirror_forget(&ctx->mirror, start, end);
 	return 0;
 }
@@ -287,24 +280,12 @@ static int mnm_ioctl_check_exclusive(struct drm_device *drm, void *data,
 {
 	struct drm_mnm_exclusive *args = data;
 	struct mnm_ctx *ctx;
-	unsigned long i;
 	int ret = mnm_exclusive_args(file, args, &ctx);
 
 	if (ret)
 		return ret;
-	args->exclusive = 0;
-	/* One batch of lookups per update-lock hold. */
-	for (i = 0; i < args->npages; cond_resched()) {
-		unsigned long end = min_t(u64, args->npages, i + MNM_COPY_PAGES);
-
-		hmm_mirror_lock(&ctx->mirror);
-		for (; i < end; i++) {
-			u64 pte = mnm_pt_lookup(&ctx->pt, args->addr + (i << PAGE_SHIFT));
-
-			args->exclusive += !!(pte & MNM_PTE_EXCLUSIVE);
-		}
-		hmm_mirror_unlock(&ctx->mirror);
-	}
+	args->exclusive = mnm_ctx_count_exclusive(ctx, args->addr, args->npages,
+						  false);
 	return 0;
 }
 
