@@ -74,13 +74,17 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	/* Always move the sequence, so that a racing fault retries. */
 	mmu_interval_set_seq(mni, cur_seq);
 	if (!mirror->dead) {
-		if (blockable)
-			hmm_mirror_count(mirror, HMM_MIRROR_EV_INVALIDATIONS, 1);
-		else
-			hmm_mirror_count(mirror, HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK, 1);
-		mirror->ops->invalidate(mirror, range,
-					max(range->start, iv->start),
-					min(range->end, iv->end));
+		if (!mirror->ops->invalidate(mirror, range,
+					     max(range->start, iv->start),
+					     min(range->end, iv->end)) &&
+		    !WARN_ON_ONCE(blockable)) {
+			/* The device cannot let go yet: refuse. */
+			hmm_mirror_count(mirror, HMM_MIRROR_EV_DRIVER_REFUSALS, 1);
+			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_INVALIDATE);
+			return false;
+		}
+		hmm_mirror_count(mirror, blockable ? HMM_MIRROR_EV_INVALIDATIONS :
+				 HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK, 1);
 		/* The block may be empty now: let the collector look. */
 		if (range->event == MMU_NOTIFY_UNMAP)
 			hmm_mirror_interval_gc_mark(iv);
@@ -278,7 +282,8 @@ static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
 	list_for_each_entry(iv, dead, dead) {
 		WRITE_ONCE(iv->removed, true);
 		if (!mirror->dead)
-			mirror->ops->invalidate(mirror, NULL, iv->start, iv->end);
+			WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL,
+							      iv->start, iv->end));
 		hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_REMOVED, 1);
 		/* Bounded holds: let waiting invalidations in now and then. */
 		if (++n % HMM_MIRROR_REMOVE_SLICE == 0) {

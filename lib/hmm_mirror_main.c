@@ -279,7 +279,7 @@ static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
 	 */
 	hmm_mirror_update_lock_cpu(mirror);
 	WRITE_ONCE(mirror->dead, true);
-	mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX);
+	WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX));
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
 	mirror->ops->release(mirror, reason);
 }
@@ -496,6 +496,7 @@ int hmm_mirror_counters_show(struct seq_file *m,
 		[HMM_MIRROR_EV_INVALIDATIONS] = "invalidations",
 		[HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK] = "invalidations_nonblock",
 		[HMM_MIRROR_EV_NONBLOCK_REFUSALS] = "nonblock_refusals",
+		[HMM_MIRROR_EV_DRIVER_REFUSALS] = "driver_refusals",
 		[HMM_MIRROR_EV_SNAPSHOTS] = "snapshots",
 		[HMM_MIRROR_EV_SELF_INVALIDATIONS] = "self_invalidations",
 		[HMM_MIRROR_EV_INTERVALS_CREATED] = "intervals_created",

@@ -110,7 +110,21 @@ struct hmm_mirror_migrate_result {
  *	after ->release.  A device that wrote to a system page must have
  *	marked its folio dirty (folio_mark_dirty()) by the time the entry is
  *	zapped: hmm_range_fault() reports clean writable pages as writable,
- *	and reclaim discards clean pages (MADV_FREE, swap cache).  Required.
+ *	and reclaim discards clean pages (MADV_FREE, swap cache).
+ *	Returns true once the device can no longer reach the pages (its TLB
+ *	invalidation complete).  Only for a non-blockable @range may it
+ *	return false instead, when the pages may still be reachable (a TLB
+ *	flush it started has not completed, and waiting would sleep); it may
+ *	have cleared entries and started the flush, but must be safe to call
+ *	again.  The invalidation is then refused and counted as a driver
+ *	refusal: the OOM reaper (the only non-blockable caller in 6.12)
+ *	skips the VMA and tries again, up to 10 times 100 ms apart, then
+ *	gives up on the process, so a flush must complete within about a
+ *	second.  In a non-blockable call the driver may clear its entries,
+ *	take spinlocks and poll a fence, but not sleep, wait or allocate with
+ *	reclaim.  Blockable calls and the layer's own (@range NULL) must
+ *	return true.
+ *	Required.
  * @release: drop every device mapping of the mirror; called exactly once per
  *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
  *	whichever comes first, with the update lock NOT held.  After it returns
@@ -138,7 +152,7 @@ struct hmm_mirror_migrate_result {
  *	notifier sequence checked; the pages are locked and referenced.
  */
 struct hmm_mirror_ops {
-	void (*invalidate)(struct hmm_mirror *mirror,
+	bool (*invalidate)(struct hmm_mirror *mirror,
 			   const struct mmu_notifier_range *range,
 			   unsigned long start, unsigned long end);
 	void (*release)(struct hmm_mirror *mirror,
@@ -181,8 +195,11 @@ enum hmm_mirror_hold {
  * @HMM_MIRROR_EV_TIMEOUTS: batches abandoned after the retry timeout
  * @HMM_MIRROR_EV_INVALIDATIONS: blockable invalidations handled
  * @HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK: non-blockable invalidations handled
+ *	(neither the layer nor the driver refused them)
  * @HMM_MIRROR_EV_NONBLOCK_REFUSALS: non-blockable invalidations refused
  *	(update lock busy)
+ * @HMM_MIRROR_EV_DRIVER_REFUSALS: non-blockable invalidations the driver
+ *	refused (->invalidate returned false)
  * @HMM_MIRROR_EV_SNAPSHOTS: hmm_mirror_snapshot() batches
  * @HMM_MIRROR_EV_SELF_INVALIDATIONS: events of the mirror's own exclusive
  *	grants, which need neither a zap nor a sequence change
@@ -203,6 +220,7 @@ enum hmm_mirror_event {
 	HMM_MIRROR_EV_INVALIDATIONS,
 	HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK,
 	HMM_MIRROR_EV_NONBLOCK_REFUSALS,
+	HMM_MIRROR_EV_DRIVER_REFUSALS,
 	HMM_MIRROR_EV_SNAPSHOTS,
 	HMM_MIRROR_EV_SELF_INVALIDATIONS,
 	HMM_MIRROR_EV_INTERVALS_CREATED,

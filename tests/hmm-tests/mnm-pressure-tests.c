@@ -421,6 +421,7 @@ TEST_F(pressure, failslab_sweep)
 #define OOM_CG		CG "/mnm-oom"
 #define DRAIN_PARAM	"/sys/module/mnmirror/parameters/debug_drain_ms"
 #define FAIL_TRYLOCK	"/sys/kernel/debug/hmm_mirror/fail_nonblock_trylock"
+#define REFUSE_INVAL	"/sys/kernel/debug/mnmirror/refuse_nonblock_invalidate"
 /* MNM_OOM_RUNS overrides. */
 #define OOM_RUNS	20
 /* Victims at a time, each in a memory cgroup of its own. */
@@ -534,10 +535,11 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 {
 	long nb0 = dev_counter("invalidations_nonblock");
 	long ref0 = dev_counter("nonblock_refusals");
+	long dref0 = dev_counter("driver_refusals");
 	long gate0 = dev_counter("gate_waits");
 	const char *env = getenv("MNM_OOM_RUNS");
 	int runs = env ? atoi(env) : OOM_RUNS;
-	int killed = 0, reaped = 0, unable = 0, forced = 0, run, i;
+	int killed = 0, reaped = 0, unable = 0, forced = 0, forced_driver = 0, run, i;
 
 	if (runs <= 0)
 		SKIP(return, "MNM_OOM_RUNS=%d", runs);
@@ -570,15 +572,23 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 		ASSERT_GE(kfd, 0);
 		lseek(kfd, 0, SEEK_END);
 		/*
-		 * In the second half, the first two non-blockable trylocks
-		 * of each run fail on purpose (fault injection): the
-		 * refusals are counted and the reaper's retry succeeds.
+		 * In the second half, refusals on purpose (fault injection):
+		 * the layer's first non-blockable trylock of each run fails,
+		 * and the device refuses its first non-blockable invalidation
+		 * (a TLB flush still pending).  Both are counted and the
+		 * reaper's retry succeeds.
 		 */
 		if (run >= runs / 2 && !access(FAIL_TRYLOCK, F_OK)) {
 			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/verbose", "0"), 0);
 			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/probability", "100"), 0);
-			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/times", "2"), 0);
-			forced += 2;
+			ASSERT_EQ(mnm_write_str(FAIL_TRYLOCK "/times", "1"), 0);
+			forced++;
+		}
+		if (run >= runs / 2 && !access(REFUSE_INVAL, F_OK)) {
+			ASSERT_EQ(mnm_write_str(REFUSE_INVAL "/verbose", "0"), 0);
+			ASSERT_EQ(mnm_write_str(REFUSE_INVAL "/probability", "100"), 0);
+			ASSERT_EQ(mnm_write_str(REFUSE_INVAL "/times", "1"), 0);
+			forced_driver++;
 		}
 		for (n = 0; n < OOM_PAR && run + n < runs; n++) {
 			pid[n] = fork();
@@ -602,22 +612,25 @@ TEST_F_TIMEOUT(pressure, oom_reaper_reaps_busy_mirror, 900)
 	}
 	mnm_write_str(DRAIN_PARAM, "0");
 	mnm_write_str(FAIL_TRYLOCK "/probability", "0");
+	mnm_write_str(REFUSE_INVAL "/probability", "0");
 	for (i = 0; i < OOM_PAR; i++) {
 		char path[80];
 
 		snprintf(path, sizeof(path), OOM_CG "%d", i);
 		rmdir(path);
 	}
-	TH_LOG("%d runs: %d killed, %d reaped, %d unable to reap; non-blockable invalidations %ld, refused %ld (%d of them injected), device waits at the gate %ld",
+	TH_LOG("%d runs: %d killed, %d reaped, %d unable to reap; non-blockable invalidations %ld, refused by the layer %ld (%d of them injected), by the device %ld (%d injected), device waits at the gate %ld",
 	       runs, killed, reaped, unable,
 	       dev_counter("invalidations_nonblock") - nb0,
 	       dev_counter("nonblock_refusals") - ref0, forced,
+	       dev_counter("driver_refusals") - dref0, forced_driver,
 	       dev_counter("gate_waits") - gate0);
 	ASSERT_EQ(killed, runs);
 	ASSERT_EQ(unable, 0);
 	ASSERT_EQ(reaped, runs);
 	ASSERT_GT(dev_counter("invalidations_nonblock") - nb0, 0);
 	ASSERT_GE(dev_counter("nonblock_refusals") - ref0, forced);
+	ASSERT_GE(dev_counter("driver_refusals") - dref0, forced_driver);
 }
 
 TEST_HARNESS_MAIN

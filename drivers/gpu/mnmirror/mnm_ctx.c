@@ -33,7 +33,7 @@ static struct mnm_ctx *mnm_ctx_of(struct hmm_mirror *mirror)
 	return container_of(mirror, struct mnm_ctx, mirror);
 }
 
-static void mnm_mirror_invalidate(struct hmm_mirror *mirror,
+static bool mnm_mirror_invalidate(struct hmm_mirror *mirror,
 				  const struct mmu_notifier_range *range,
 				  unsigned long start, unsigned long end)
 {
@@ -42,7 +42,15 @@ static void mnm_mirror_invalidate(struct hmm_mirror *mirror,
 	hmm_mirror_assert_locked(mirror);
 	/* The layer promises no callback after ->release. */
 	WARN_ON_ONCE(ctx->released);
+	/*
+	 * The mock's TLB is flushed at once.  A test hook plays a device
+	 * whose flush is still pending when the range is non-blockable.
+	 */
+	if (range && !mmu_notifier_range_blockable(range) &&
+	    mnm_should_refuse_invalidate())
+		return false;
 	mnm_pt_zap(&ctx->pt, start, end);
+	return true;
 }
 
 static void mnm_mirror_release(struct hmm_mirror *mirror,

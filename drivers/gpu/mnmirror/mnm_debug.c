@@ -7,6 +7,9 @@
  *    mnmirror/teardown_log (a write clears it).
  *  - debugfs mnmirror/fail_commit: a fault attribute that fails the device's
  *    commit (-ENOMEM).
+ *  - debugfs mnmirror/refuse_nonblock_invalidate: a fault attribute that
+ *    makes the device refuse a non-blockable invalidation, as one whose
+ *    TLB flush is still pending would.
  *  - debug_drain_ms: a killed process's device access keeps copying this
  *    long, as a GPU draining queued work would (the OOM-reaper tests).
  *  - debug_warn: WARN once at load (proves that test runs catch splats).
@@ -36,8 +39,21 @@ bool mnm_should_fail_commit(void)
 {
 	return should_fail(&mnm_fail_commit, 1);
 }
+
+/* debugfs mnmirror/refuse_nonblock_invalidate (does not sleep). */
+static DECLARE_FAULT_ATTR(mnm_refuse_invalidate);
+
+bool mnm_should_refuse_invalidate(void)
+{
+	return should_fail(&mnm_refuse_invalidate, 1);
+}
 #else
 bool mnm_should_fail_commit(void)
+{
+	return false;
+}
+
+bool mnm_should_refuse_invalidate(void)
 {
 	return false;
 }
@@ -182,6 +198,8 @@ int mnm_debug_init(struct dentry *root)
 	WARN(debug_warn, "mnmirror: debug_warn set, warning on purpose\n");
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 	fault_create_debugfs_attr("fail_commit", root, &mnm_fail_commit);
+	fault_create_debugfs_attr("refuse_nonblock_invalidate", root,
+				  &mnm_refuse_invalidate);
 #endif
 	if (!test_teardown)
 		return 0;

@@ -147,6 +147,7 @@ void mnm_devmem_debugfs(struct mnm_device *mdev);
 int mnm_debug_init(struct dentry *root);
 void mnm_debug_exit(void);
 bool mnm_should_fail_commit(void);
+bool mnm_should_refuse_invalidate(void);
 unsigned int mnm_debug_drain_ms(void);
 int mnm_debug_ctx_open(struct mnm_ctx *ctx);
 void mnm_debug_ctx_close(struct mnm_ctx *ctx);
