@@ -88,7 +88,7 @@ static inline bool hmm_mirror_should_fail_interval_alloc(void)
 
 void hmm_mirror_gate_close(struct hmm_mirror *mirror);
 void hmm_mirror_gate_wait(struct hmm_mirror *mirror);
-void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror);
+void hmm_mirror_update_lock_ungated(struct hmm_mirror *mirror);
 void hmm_mirror_update_lock(struct hmm_mirror *mirror);
 bool hmm_mirror_update_trylock(struct hmm_mirror *mirror);
 void hmm_mirror_update_unlock(struct hmm_mirror *mirror,

@@ -69,7 +69,7 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 			return false;
 		}
 	} else {
-		hmm_mirror_update_lock_cpu(mirror);
+		hmm_mirror_update_lock_ungated(mirror);
 	}
 	/* Always move the sequence, so that a racing fault retries. */
 	mmu_interval_set_seq(mni, cur_seq);

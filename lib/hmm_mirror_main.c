@@ -157,8 +157,12 @@ void hmm_mirror_gate_close(struct hmm_mirror *mirror)
 		   (jiffies + msecs_to_jiffies(HMM_MIRROR_GATE_MS)) ?: 1);
 }
 
-/* The CPU side: invalidations and teardown take the lock directly. */
-void hmm_mirror_update_lock_cpu(struct hmm_mirror *mirror)
+/*
+ * The lock without the gate: the CPU side (invalidations, teardown) never
+ * waits for it, and a device-side caller that already waited at the gate
+ * (hmm_mirror_gate_wait(), before taking page locks) need not wait again.
+ */
+void hmm_mirror_update_lock_ungated(struct hmm_mirror *mirror)
 {
 	mutex_lock(&mirror->update_lock);
 	mirror->locked_at_ns = ktime_get_ns();
@@ -180,7 +184,7 @@ void hmm_mirror_gate_wait(struct hmm_mirror *mirror)
 void hmm_mirror_update_lock(struct hmm_mirror *mirror)
 {
 	hmm_mirror_gate_wait(mirror);
-	hmm_mirror_update_lock_cpu(mirror);
+	hmm_mirror_update_lock_ungated(mirror);
 }
 
 bool hmm_mirror_update_trylock(struct hmm_mirror *mirror)
@@ -277,7 +281,7 @@ static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
 	 * device forgets everything in the same critical section: an munmap
 	 * between this and ->release must not find entries nobody zaps.
 	 */
-	hmm_mirror_update_lock_cpu(mirror);
+	hmm_mirror_update_lock_ungated(mirror);
 	WRITE_ONCE(mirror->dead, true);
 	WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX));
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);

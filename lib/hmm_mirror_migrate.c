@@ -342,7 +342,7 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 		granted += !!pages[i];
 	if (granted == npages) {
 		hmm_mirror_debug_delay();
-		hmm_mirror_update_lock_cpu(mirror);
+		hmm_mirror_update_lock_ungated(mirror);
 		if (mirror->dead)
 			n = -ESRCH;
 		else if (iv->removed)
