@@ -29,6 +29,7 @@ SOLIB := $(B)/lib/libmnmirror.so.1.0.0
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
 TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/mnm-pressure-tests \
+	$(B)/tests/mnm-api-tests \
 	$(B)/tests/lib-integration $(B)/tests/lib-unit $(B)/tests/mnm-fuzz
 UPSTREAM := $(B)/upstream/hmm-tests
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
@@ -104,6 +105,11 @@ $(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mn
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
+
+$(B)/tests/mnm-api-tests: tests/hmm-tests/mnm-api-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
+		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 $(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)

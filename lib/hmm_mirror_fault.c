@@ -185,6 +185,7 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		.start = start, .end = end, .hmm_pfns = pfns,
 		.flags = flags & HMM_MIRROR_FAULT_WRITE, .arg = arg,
 	};
+	unsigned long batch_pages = (end - start) >> PAGE_SHIFT;
 	struct mm_struct *mm = mirror->mm;
 	int ret;
 
@@ -232,7 +233,15 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 			goto retry;
 		} else {
-			ret = mirror->ops->commit(mirror, &batch);
+			ret = hmm_mirror_dma_map(mirror, iv, start, pfns, NULL,
+						 batch_pages);
+			if (!ret) {
+				batch.dma_addrs = hmm_mirror_iv_dma(iv, start);
+				ret = mirror->ops->commit(mirror, &batch);
+			}
+			if (!ret)
+				hmm_mirror_mark_mapped(iv, start, pfns, batch_pages,
+						       false);
 		}
 		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 		/*
@@ -244,7 +253,7 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		if (!ret) {
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_FAULTS, 1);
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_PAGES_FAULTED,
-					 (end - start) >> PAGE_SHIFT);
+					 batch_pages);
 		}
 		return ret;
 retry:
@@ -275,8 +284,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 	}
 
 	for (addr = start; addr < end; ) {
-		unsigned long next = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
-					 HMM_MIRROR_INTERVAL_SIZE);
+		unsigned long next = hmm_mirror_block_end(mirror, addr, end);
 		unsigned long deadline = hmm_mirror_deadline(mirror);
 		struct hmm_mirror_interval *iv;
 

@@ -22,6 +22,8 @@ struct hmm_mirror_mm {
 	struct list_head mirrors;	/* struct hmm_mirror.mm_link */
 	struct list_head teardown;	/* sorted by priority */
 	bool exited;			/* ->release ran: no new users */
+	unsigned int releasing;		/* under lock: ->release calls running */
+	wait_queue_head_t release_wq;	/* a ->release call finished */
 };
 
 /*
@@ -43,6 +45,20 @@ struct hmm_mirror_interval {
 	struct list_head gc_link;	/* the collector's, with a reference */
 	bool gc_empty;			/* the collector's: no VMA in the block */
 	struct rcu_head rcu;
+	/*
+	 * Under update_lock, one bit per page of the block: what the device
+	 * was handed by a commit since the page was last invalidated (for
+	 * hmm_mirror_range_valid()), and writable so.
+	 */
+	DECLARE_BITMAP(mapped, HMM_MIRROR_BATCH_PAGES);
+	DECLARE_BITMAP(writable, HMM_MIRROR_BATCH_PAGES);
+	/*
+	 * With a dma_dev: one DMA address per page of the block, or
+	 * DMA_MAPPING_ERROR, and whether it was mapped DMA_BIDIRECTIONAL (else
+	 * DMA_TO_DEVICE: a page the device may only read).  Under update_lock.
+	 */
+	dma_addr_t *dma;
+	DECLARE_BITMAP(dma_bidi, HMM_MIRROR_BATCH_PAGES);
 };
 
 /* @flags: the collector should check whether the block is still mapped. */
@@ -71,6 +87,20 @@ static inline void hmm_mirror_count(struct hmm_mirror *mirror,
 
 unsigned long hmm_mirror_deadline(const struct hmm_mirror *mirror);
 
+/* The size of a mirror's blocks (a power of two). */
+static inline unsigned long hmm_mirror_granule(const struct hmm_mirror *mirror)
+{
+	return mirror->granule;
+}
+
+/* The end of the block that contains @addr, clipped to @end. */
+static inline unsigned long hmm_mirror_block_end(const struct hmm_mirror *mirror,
+						 unsigned long addr,
+						 unsigned long end)
+{
+	return min(end, ALIGN_DOWN(addr, mirror->granule) + mirror->granule);
+}
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 bool hmm_mirror_should_fail_trylock(void);
 bool hmm_mirror_should_fail_interval_alloc(void);
@@ -95,6 +125,8 @@ void hmm_mirror_update_unlock(struct hmm_mirror *mirror,
 			      enum hmm_mirror_hold who);
 void hmm_mirror_debug_delay(void);
 
+struct hmm_mirror_interval *
+hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr);
 struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 						    unsigned long addr);
 void hmm_mirror_interval_put(struct hmm_mirror_interval *iv);
@@ -105,6 +137,24 @@ void hmm_mirror_intervals_init(struct hmm_mirror *mirror);
 void hmm_mirror_intervals_fini(struct hmm_mirror *mirror);
 int hmm_mirror_interval_cache_init(void);
 void hmm_mirror_interval_cache_fini(void);
+/* The DMA slots of the batch that starts at @addr, or NULL. */
+static inline const dma_addr_t *
+hmm_mirror_iv_dma(const struct hmm_mirror_interval *iv, unsigned long addr)
+{
+	return iv->dma ? &iv->dma[(addr - iv->start) >> PAGE_SHIFT] : NULL;
+}
+
+int hmm_mirror_dma_map(struct hmm_mirror *mirror,
+			struct hmm_mirror_interval *iv, unsigned long start,
+			const unsigned long *hmm_pfns, struct page **pages,
+			unsigned long npages);
+void hmm_mirror_dma_unmap(struct hmm_mirror *mirror,
+			  struct hmm_mirror_interval *iv, unsigned long start,
+			  unsigned long end);
+void hmm_mirror_dma_unmap_all(struct hmm_mirror *mirror);
+void hmm_mirror_mark_mapped(struct hmm_mirror_interval *iv,
+			    unsigned long start, const unsigned long *hmm_pfns,
+			    unsigned long npages, bool all_writable);
 int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			   struct hmm_mirror_interval *iv,
 			   unsigned long start, unsigned long end,

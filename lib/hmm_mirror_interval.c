@@ -89,6 +89,9 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		if (range->event == MMU_NOTIFY_UNMAP)
 			hmm_mirror_interval_gc_mark(iv);
 	}
+	/* The device let go (or, dead, was zapped whole): unmap the DMA. */
+	hmm_mirror_dma_unmap(mirror, iv, max(range->start, iv->start),
+			     min(range->end, iv->end));
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_INVALIDATE);
 	return true;
 }
@@ -97,10 +100,21 @@ static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
 	.invalidate = hmm_mirror_interval_invalidate,
 };
 
+static void hmm_mirror_interval_free(struct hmm_mirror_interval *iv)
+{
+	unsigned long i;
+
+	/* Removal unmapped every page: a slot left is a leaked mapping. */
+	for (i = 0; iv->dma && i < (iv->end - iv->start) >> PAGE_SHIFT; i++)
+		WARN_ON_ONCE(iv->dma[i] != DMA_MAPPING_ERROR);
+	kfree(iv->dma);
+	kmem_cache_free(hmm_mirror_interval_cache, iv);
+}
+
 static void hmm_mirror_interval_free_rcu(struct rcu_head *rcu)
 {
-	kmem_cache_free(hmm_mirror_interval_cache,
-			container_of(rcu, struct hmm_mirror_interval, rcu));
+	hmm_mirror_interval_free(container_of(rcu, struct hmm_mirror_interval,
+					      rcu));
 }
 
 /* Drop a reference; the last one must be dropped where sleeping is allowed. */
@@ -115,8 +129,11 @@ void hmm_mirror_interval_put(struct hmm_mirror_interval *iv)
 	call_rcu(&iv->rcu, hmm_mirror_interval_free_rcu);
 }
 
-/* Under RCU or tree_lock: the interval that contains @addr, if any. */
-static struct hmm_mirror_interval *
+/*
+ * Under RCU or tree_lock: the interval that contains @addr, if any.  Under
+ * RCU alone a concurrent rotation can make it miss one (never loop).
+ */
+struct hmm_mirror_interval *
 hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr)
 {
 	struct rb_node *node = READ_ONCE(mirror->intervals.rb_node);
@@ -230,22 +247,35 @@ struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 	}
 	RB_CLEAR_NODE(&iv->node);
 	iv->mirror = mirror;
-	iv->start = ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE);
-	iv->end = iv->start + HMM_MIRROR_INTERVAL_SIZE;
+	iv->start = ALIGN_DOWN(addr, hmm_mirror_granule(mirror));
+	iv->end = iv->start + hmm_mirror_granule(mirror);
 	refcount_set(&iv->ref, 2);	/* the tree's and ours */
-	ret = mmu_interval_notifier_insert(&iv->notifier, mirror->mm, iv->start,
-					   HMM_MIRROR_INTERVAL_SIZE,
-					   &hmm_mirror_interval_ops);
-	if (ret) {
-		kmem_cache_free(hmm_mirror_interval_cache, iv);
-		iv = ERR_PTR(ret);
-		goto out;
+	if (mirror->dma_dev) {
+		unsigned long i, n = hmm_mirror_granule(mirror) >> PAGE_SHIFT;
+
+		iv->dma = kmalloc_array(n, sizeof(*iv->dma), GFP_KERNEL_ACCOUNT);
+		if (!iv->dma) {
+			ret = -ENOMEM;
+			goto err_free;
+		}
+		for (i = 0; i < n; i++)
+			iv->dma[i] = DMA_MAPPING_ERROR;
 	}
+	ret = mmu_interval_notifier_insert(&iv->notifier, mirror->mm, iv->start,
+					   hmm_mirror_granule(mirror),
+					   &hmm_mirror_interval_ops);
+	if (ret)
+		goto err_free;
 	hmm_mirror_interval_link(mirror, iv);
 	hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_CREATED, 1);
 out:
 	mutex_unlock(&mirror->tree_lock);
 	return iv;
+
+err_free:
+	hmm_mirror_interval_free(iv);
+	mutex_unlock(&mirror->tree_lock);
+	return ERR_PTR(ret);
 }
 
 /* For BPF and fail_function: an interval that cannot be allocated. */
@@ -284,6 +314,7 @@ static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
 		if (!mirror->dead)
 			WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL,
 							      iv->start, iv->end));
+		hmm_mirror_dma_unmap(mirror, iv, iv->start, iv->end);
 		hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_REMOVED, 1);
 		/* Bounded holds: let waiting invalidations in now and then. */
 		if (++n % HMM_MIRROR_REMOVE_SLICE == 0) {

@@ -30,8 +30,9 @@
  * every other event.
  *
  * Locking rules (outermost first)
- *  - mmm->lock (mutex): the mirror list, every mirror's ->released flag, the
- *    teardown chain.  ->release callbacks and teardown callbacks run under it.
+ *  - mmm->lock (mutex): the mirror list, every mirror's ->released and
+ *    ->release_running flags, the teardown chain.  Teardown callbacks run
+ *    under it; ->release callbacks run under no lock of the layer.
  *  - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount, written with
  *    preemption off under tree_lock): writers of the
  *    interval tree.  Readers on the fault path walk the tree under RCU and
@@ -56,12 +57,14 @@
 #include <linux/delay.h>
 #include <linux/fault-inject.h>
 #include <linux/jiffies.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
+#include <linux/wait.h>
 
 #include "hmm_mirror_internal.h"
 
@@ -253,6 +256,7 @@ static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
 	if (!mmm)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&mmm->lock);
+	init_waitqueue_head(&mmm->release_wq);
 	INIT_LIST_HEAD(&mmm->mirrors);
 	INIT_LIST_HEAD(&mmm->teardown);
 	return &mmm->mn;
@@ -268,44 +272,92 @@ static void hmm_mirror_mm_free(struct mmu_notifier *mn)
 	kfree(mmm);
 }
 
-/* Under mmm->lock: the one place a mirror's ->release is called. */
-static void hmm_mirror_release_locked(struct hmm_mirror *mirror,
-				      enum hmm_mirror_release_reason reason)
+/*
+ * Under mmm->lock: decide that @mirror is released now (true), unless it
+ * was already.  Exactly one caller gets true and must then call
+ * hmm_mirror_release_run(); the others wait in hmm_mirror_release_wait().
+ */
+static bool hmm_mirror_release_claim(struct hmm_mirror *mirror)
 {
 	lockdep_assert_held(&mirror->mmm->lock);
 	if (mirror->released)
-		return;
+		return false;
 	mirror->released = true;
-	/*
-	 * From here on ->invalidate and the commits are never called, so the
-	 * device forgets everything in the same critical section: an munmap
-	 * between this and ->release must not find entries nobody zaps.
-	 */
+	WRITE_ONCE(mirror->release_running, true);
+	WRITE_ONCE(mirror->mmm->releasing, mirror->mmm->releasing + 1);
+	return true;
+}
+
+/*
+ * Release a claimed mirror, with no lock held: neither the per-mm lock,
+ * which every mirror of the mm shares (a device waiting for idle in
+ * ->release must not stall another device's register or unregister), nor
+ * the update lock.  From here on ->invalidate and the commits are never
+ * called, so the device forgets everything first, in one critical section
+ * with ->dead: an munmap between this and ->release must not find entries
+ * nobody zaps.  Then the DMA mappings go, then ->release.  @mirror may be
+ * freed once release_running is cleared (its unregister waits for that).
+ */
+static void hmm_mirror_release_run(struct hmm_mirror *mirror,
+				   enum hmm_mirror_release_reason reason)
+{
+	struct hmm_mirror_mm *mmm = mirror->mmm;
+
 	hmm_mirror_update_lock_ungated(mirror);
 	WRITE_ONCE(mirror->dead, true);
 	WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL, 0, ULONG_MAX));
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
+	hmm_mirror_dma_unmap_all(mirror);
 	mirror->ops->release(mirror, reason);
+
+	mutex_lock(&mmm->lock);
+	WRITE_ONCE(mirror->release_running, false);
+	WRITE_ONCE(mmm->releasing, mmm->releasing - 1);
+	mutex_unlock(&mmm->lock);
+	wake_up_all(&mmm->release_wq);
+}
+
+/* Wait until the ->release another caller claimed for @mirror returned. */
+static void hmm_mirror_release_wait(struct hmm_mirror *mirror)
+{
+	wait_event(mirror->mmm->release_wq, !READ_ONCE(mirror->release_running));
 }
 
 /*
  * mmu_notifier ->release: exit_mmap() calls it exactly once, under SRCU,
- * before the pages of the mm are freed.  Every mirror is released, then the
- * teardown chain runs in priority order.
+ * before the pages of the mm are freed.  Every mirror is released (outside
+ * mmm->lock, see hmm_mirror_release_run()), and once every ->release of the
+ * mm returned, unregisters' included, the teardown chain runs in priority
+ * order.
  */
 static void hmm_mirror_mm_release(struct mmu_notifier *mn,
 				  struct mm_struct *mm)
 {
 	struct hmm_mirror_mm *mmm = container_of(mn, struct hmm_mirror_mm, mn);
+	struct hmm_mirror *mirror, *next;
 	struct hmm_mirror_teardown *td;
-	struct hmm_mirror *mirror;
+	LIST_HEAD(claimed);
 
 	mutex_lock(&mmm->lock);
-	if (WARN_ON_ONCE(mmm->exited))
-		goto out;
+	if (WARN_ON_ONCE(mmm->exited)) {
+		mutex_unlock(&mmm->lock);
+		return;
+	}
 	mmm->exited = true;
 	list_for_each_entry(mirror, &mmm->mirrors, mm_link)
-		hmm_mirror_release_locked(mirror, HMM_MIRROR_RELEASE_EXIT);
+		if (hmm_mirror_release_claim(mirror))
+			list_add_tail(&mirror->release_link, &claimed);
+	mutex_unlock(&mmm->lock);
+
+	/*
+	 * A claimed mirror stays allocated until its release_running is
+	 * cleared (its unregister waits), so fetch the next one first.
+	 */
+	list_for_each_entry_safe(mirror, next, &claimed, release_link)
+		hmm_mirror_release_run(mirror, HMM_MIRROR_RELEASE_EXIT);
+
+	wait_event(mmm->release_wq, !READ_ONCE(mmm->releasing));
+	mutex_lock(&mmm->lock);
 	while ((td = list_first_entry_or_null(&mmm->teardown,
 					      struct hmm_mirror_teardown,
 					      link))) {
@@ -313,7 +365,6 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn,
 		td->ran = true;
 		td->fn(td, mm);
 	}
-out:
 	mutex_unlock(&mmm->lock);
 }
 
@@ -406,6 +457,12 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 	if (WARN_ON(!mirror->ops || !mirror->ops->invalidate ||
 		    !mirror->ops->release || !mirror->ops->commit))
 		return -EINVAL;
+	if (!mirror->granule)
+		mirror->granule = HMM_MIRROR_GRANULE_MAX;
+	if (WARN_ON(!is_power_of_2(mirror->granule) ||
+		    mirror->granule < HMM_MIRROR_GRANULE_MIN ||
+		    mirror->granule > HMM_MIRROR_GRANULE_MAX))
+		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
 	/*
@@ -423,6 +480,7 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 	mirror->nonblock_gate = 0;
 	hmm_mirror_intervals_init(mirror);
 	mirror->released = false;
+	mirror->release_running = false;
 	mirror->dead = false;
 	mirror->debugfs = NULL;
 
@@ -468,8 +526,17 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 {
 	struct hmm_mirror_mm *mmm = mirror->mmm;
 
+	bool mine;
+
 	mutex_lock(&mmm->lock);
-	hmm_mirror_release_locked(mirror, HMM_MIRROR_RELEASE_UNREGISTER);
+	mine = hmm_mirror_release_claim(mirror);
+	mutex_unlock(&mmm->lock);
+	if (mine)
+		hmm_mirror_release_run(mirror, HMM_MIRROR_RELEASE_UNREGISTER);
+	else
+		hmm_mirror_release_wait(mirror);
+
+	mutex_lock(&mmm->lock);
 	list_del(&mirror->mm_link);
 	mutex_unlock(&mmm->lock);
 
@@ -506,6 +573,8 @@ int hmm_mirror_counters_show(struct seq_file *m,
 		[HMM_MIRROR_EV_INTERVALS_CREATED] = "intervals_created",
 		[HMM_MIRROR_EV_INTERVALS_REMOVED] = "intervals_removed",
 		[HMM_MIRROR_EV_GATE_WAITS] = "gate_waits",
+		[HMM_MIRROR_EV_DMA_MAPS] = "dma_maps",
+		[HMM_MIRROR_EV_DMA_UNMAPS] = "dma_unmaps",
 	};
 	int ev;
 
@@ -514,6 +583,9 @@ int hmm_mirror_counters_show(struct seq_file *m,
 	seq_printf(m, "intervals %lld\n",
 		   hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_CREATED) -
 		   hmm_mirror_counter(c, HMM_MIRROR_EV_INTERVALS_REMOVED));
+	seq_printf(m, "dma_mapped %lld\n",
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_MAPS) -
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_UNMAPS));
 	seq_printf(m, "hold_max_ns invalidate %lld commit %lld remove %lld driver %lld\n",
 		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_INVALIDATE]),
 		   atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_COMMIT]),

@@ -188,8 +188,7 @@ static void hmm_mirror_map_present(struct hmm_mirror *mirror,
  * @arg: cookie for the driver callbacks
  * @res: out: where every page went
  *
- * Works in batches of at most HMM_MIRROR_BATCH_PAGES pages inside one VMA
- * around migrate_vma_setup(), ->migrate_alloc_copy, migrate_vma_pages() and
+ * Works in batches of at most one granule inside one VMA around migrate_vma_setup(), ->migrate_alloc_copy, migrate_vma_pages() and
  * migrate_vma_finalize().  A THP source is split by migrate_vma_setup() as
  * 6.12 requires.  Every page is accounted for in @res.
  *
@@ -239,8 +238,7 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 		unsigned long a, next, no_vma = res->skip_vma;
 		struct hmm_mirror_interval *iv = NULL;
 
-		cend = min(end, ALIGN_DOWN(addr, HMM_MIRROR_INTERVAL_SIZE) +
-				HMM_MIRROR_INTERVAL_SIZE);
+		cend = hmm_mirror_block_end(mirror, addr, end);
 		/* Interval inserts may not nest in mmap_lock: take it first. */
 		if (need_iv) {
 			iv = hmm_mirror_interval_get(mirror, addr);
@@ -350,8 +348,15 @@ static long hmm_mirror_exclusive_batch(struct hmm_mirror *mirror,
 		else if (mmu_interval_read_retry(&iv->notifier, seq))
 			n = -EAGAIN;
 		else
+			n = hmm_mirror_dma_map(mirror, iv, start, NULL, pages,
+					       npages);
+		if (!n) {
 			n = mirror->ops->exclusive_commit(mirror, start, pages,
+							  hmm_mirror_iv_dma(iv, start),
 							  npages);
+			if (!n)
+				hmm_mirror_mark_mapped(iv, start, NULL, npages, true);
+		}
 		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_COMMIT);
 	} else {
 		n = -EBUSY;

@@ -10,6 +10,7 @@
 #define _LINUX_HMM_MIRROR_H
 
 #include <linux/atomic.h>
+#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/list.h>
 #include <linux/migrate.h>
@@ -24,10 +25,16 @@ struct dentry;
 struct hmm_mirror;
 struct hmm_mirror_mm;
 
-/* Each mirrored interval covers one naturally aligned block of this size. */
-#define HMM_MIRROR_INTERVAL_SIZE	SZ_2M
-/* Pages handed to hmm_range_fault() per call: a whole interval. */
-#define HMM_MIRROR_BATCH_PAGES		(HMM_MIRROR_INTERVAL_SIZE >> PAGE_SHIFT)
+/*
+ * A mirror tracks the CPU page tables in naturally aligned blocks of its
+ * granule (struct hmm_mirror.granule): one interval notifier per block the
+ * device used, one hmm_range_fault() call per block and fault.  A driver
+ * picks a power of two between these bounds; 0 means the largest.
+ */
+#define HMM_MIRROR_GRANULE_MIN		SZ_64K
+#define HMM_MIRROR_GRANULE_MAX		SZ_2M
+/* The most pages a batch (a fault, a migration step) ever holds. */
+#define HMM_MIRROR_BATCH_PAGES		(HMM_MIRROR_GRANULE_MAX >> PAGE_SHIFT)
 
 /* hmm_mirror_migrate() flags */
 #define HMM_MIRROR_MIGRATE_TO_DEVICE	BIT(0)	/* else to system memory */
@@ -52,6 +59,12 @@ enum hmm_mirror_release_reason {
  * @start: first address of the batch (page aligned)
  * @end: end of the batch (exclusive), at most HMM_MIRROR_BATCH_PAGES pages
  * @hmm_pfns: one hmm_range_fault() output entry per page
+ * @dma_addrs: when the mirror has a @dma_dev, one DMA address per page,
+ *	mapped by the layer for that device (DMA_BIDIRECTIONAL, PAGE_SIZE),
+ *	or DMA_MAPPING_ERROR where the page has none (an entry without
+ *	HMM_PFN_VALID, or one of the device's own device-private pages);
+ *	NULL without a @dma_dev.  The layer owns these mappings: it unmaps
+ *	them after ->invalidate returned true for them, and at release.
  * @flags: the HMM_MIRROR_FAULT_* flags of the request
  * @arg: the driver cookie passed to hmm_mirror_fault()
  */
@@ -59,13 +72,14 @@ struct hmm_mirror_batch {
 	unsigned long start;
 	unsigned long end;
 	const unsigned long *hmm_pfns;
+	const dma_addr_t *dma_addrs;
 	unsigned int flags;
 	void *arg;
 };
 
 /**
- * struct hmm_mirror_migrate - one batch of a migration (at most
- * HMM_MIRROR_BATCH_PAGES pages inside one VMA and one interval)
+ * struct hmm_mirror_migrate - one batch of a migration (at most one granule,
+ * inside one VMA)
  * @args: the migrate_vma arguments; @args.src is filled by
  *	migrate_vma_setup(), the driver fills @args.dst
  * @to_device: direction: system -> device memory, or device -> system
@@ -150,6 +164,7 @@ struct hmm_mirror_migrate_result {
  * @exclusive_commit: for hmm_mirror_make_exclusive(): map @npages pages at
  *	@start for exclusive (atomic) device access.  Update lock held, the
  *	notifier sequence checked; the pages are locked and referenced.
+ *	@dma_addrs is as in struct hmm_mirror_batch.
  */
 struct hmm_mirror_ops {
 	bool (*invalidate)(struct hmm_mirror *mirror,
@@ -164,7 +179,8 @@ struct hmm_mirror_ops {
 	int (*migrate_alloc_copy)(struct hmm_mirror *mirror,
 				  struct hmm_mirror_migrate *m);
 	int (*exclusive_commit)(struct hmm_mirror *mirror, unsigned long start,
-				struct page **pages, unsigned long npages);
+				struct page **pages, const dma_addr_t *dma_addrs,
+				unsigned long npages);
 };
 
 /**
@@ -210,6 +226,9 @@ enum hmm_mirror_hold {
  * @HMM_MIRROR_EV_GATE_WAITS: device-side lockers that waited for a refused
  *	non-blockable invalidation (the OOM reaper) to come back and get the
  *	lock first
+ * @HMM_MIRROR_EV_DMA_MAPS: pages DMA-mapped for the device (@dma_dev)
+ * @HMM_MIRROR_EV_DMA_UNMAPS: pages DMA-unmapped; maps - unmaps is how many
+ *	the mirror holds now
  * @HMM_MIRROR_EV_NR: how many there are
  */
 enum hmm_mirror_event {
@@ -226,6 +245,8 @@ enum hmm_mirror_event {
 	HMM_MIRROR_EV_INTERVALS_CREATED,
 	HMM_MIRROR_EV_INTERVALS_REMOVED,
 	HMM_MIRROR_EV_GATE_WAITS,
+	HMM_MIRROR_EV_DMA_MAPS,
+	HMM_MIRROR_EV_DMA_UNMAPS,
 	HMM_MIRROR_EV_NR
 };
 
@@ -265,6 +286,18 @@ static inline s64 hmm_mirror_counter(const struct hmm_mirror_counters *c,
  *	while the CPU side keeps changing before it gives up with -EBUSY;
  *	0 (the default) means HMM_RANGE_DEFAULT_TIMEOUT.  Set before
  *	hmm_mirror_register().
+ * @granule: the size of the blocks the mirror tracks and faults: a power
+ *	of two from HMM_MIRROR_GRANULE_MIN to HMM_MIRROR_GRANULE_MAX, or 0
+ *	for HMM_MIRROR_GRANULE_MAX.  Smaller blocks mean fewer pages faulted
+ *	and zapped per event, more notifiers per mapped byte; a device
+ *	2 MiB entry needs the largest.  Set before hmm_mirror_register().
+ * @dma_dev: when set, the layer DMA-maps every system page it hands the
+ *	driver (->commit, ->exclusive_commit) for this device, keeps the
+ *	addresses with the block and unmaps them when the pages are
+ *	invalidated, their block removed or the mirror released.  The device
+ *	must reach memory without bouncing (a DMA mask that covers all
+ *	memory): a device that mirrors memory writes it in place.  Set before
+ *	hmm_mirror_register().
  * @stats: this mirror's counters
  *
  * Embed it in the driver's per-context object; the other fields are private
@@ -275,13 +308,17 @@ struct hmm_mirror {
 	void *owner;
 	struct hmm_mirror_counters *parent;
 	unsigned int fault_timeout_ms;
+	unsigned long granule;
+	struct device *dma_dev;
 	struct hmm_mirror_counters stats;
 
 	/* private: */
 	struct hmm_mirror_mm *mmm;
 	struct mm_struct *mm;
 	struct list_head mm_link;	/* in mmm->mirrors, under mmm->lock */
-	bool released;			/* under mmm->lock */
+	struct list_head release_link;	/* mm exit's list of mirrors to release */
+	bool released;			/* under mmm->lock: release decided */
+	bool release_running;		/* under mmm->lock: ->release not done */
 	bool dead;			/* under update_lock: no more callbacks */
 	struct mutex update_lock;	/* device page table vs invalidations */
 	u64 locked_at_ns;		/* under update_lock: when it was taken */
@@ -333,6 +370,8 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 		       struct hmm_mirror_migrate_result *res);
 int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
 			      unsigned long end);
+bool hmm_mirror_range_valid(struct hmm_mirror *mirror, unsigned long start,
+			    unsigned long end, unsigned int flags);
 bool hmm_mirror_pfn_is_zero(unsigned long hmm_pfn);
 void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 		       unsigned long end);

@@ -134,7 +134,7 @@ struct drm_mnm_counters {
 
 /* The mirror layer's state and its worst case, per file and per device. */
 struct drm_mnm_layer_stats {
-	__u64 intervals;	/* interval notifiers held now (2 MiB blocks) */
+	__u64 intervals;	/* interval notifiers held now (one per block) */
 	__u64 intervals_removed;	/* removed so far: unmapped, released */
 	/* The longest update-lock hold (ns), by holder: maxima, not sums. */
 	__u64 hold_max_invalidate_ns;	/* an invalidation (the CPU waits) */
@@ -142,7 +142,7 @@ struct drm_mnm_layer_stats {
 	__u64 hold_max_remove_ns;	/* removing intervals, release */
 	__u64 hold_max_device_ns;	/* the device: copies, snapshots, zaps */
 	__u64 gate_waits;	/* device waits that let the OOM reaper in */
-	__u64 reserved[1];	/* out: zero */
+	__u64 dma_mapped;	/* pages the layer holds DMA-mapped now */
 };
 
 /*

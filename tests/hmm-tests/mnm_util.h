@@ -2,6 +2,11 @@
 /*
  * Raw-ioctl helpers for the mnmirror selftests (no libmnmirror on purpose:
  * the tests check the kernel ABI itself).
+ *
+ * Environment: MNM_DRIVER names the DRM driver whose render nodes the tests
+ * open (default "mnmirror", the mock); MNM_DRIVER=mnmskel runs them against
+ * the skeleton driver (drivers/gpu/mnmskel), or against any driver that
+ * implements include/uapi/mnmirror.h.
  */
 #ifndef MNM_UTIL_H
 #define MNM_UTIL_H
@@ -9,15 +14,31 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "mnmirror.h"
 
-/* Open the render node of mock device @index; -errno if there is none. */
+/* The DRM driver under test: $MNM_DRIVER, by default "mnmirror". */
+static inline const char *mnm_driver_name(void)
+{
+	const char *name = getenv("MNM_DRIVER");
+
+	return name && *name ? name : "mnmirror";
+}
+
+/* Is the driver under test the mock itself (STATS, debugfs, mmap...)? */
+static inline int mnm_driver_is_mock(void)
+{
+	return strcmp(mnm_driver_name(), "mnmirror") == 0;
+}
+
+/* Open the render node of device @index; -errno if there is none. */
 static inline int mnm_open_device(int index)
 {
+	const char *driver = mnm_driver_name();
 	char path[64], name[32];
 	int minor, fd;
 
@@ -31,7 +52,7 @@ static inline int mnm_open_device(int index)
 			continue;
 		memset(name, 0, sizeof(name));
 		if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 &&
-		    strcmp(name, "mnmirror") == 0 &&
+		    strcmp(name, driver) == 0 &&
 		    ioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info) == 0 &&
 		    (int)info.device_index == index)
 			return fd;

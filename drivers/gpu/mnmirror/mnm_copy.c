@@ -11,6 +11,7 @@
  * returned has made it forget the pages and one waiting for the lock waits
  * for one slice.
  */
+#include <linux/dma-direct.h>
 #include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
@@ -56,6 +57,22 @@ static unsigned long mnm_copy_slice(void)
 }
 
 /*
+ * The page a device entry reaches.  System pages go over the bus: the
+ * entry holds the DMA address the layer mapped for this device, which the
+ * mock's "bus" turns back into a physical address as a device without an
+ * IOMMU would (mnm_main.c refuses a device behind one).  Device-private
+ * pages are at their own address.
+ */
+static struct page *mnm_page_of_pte(struct mnm_ctx *ctx, u64 pte)
+{
+	phys_addr_t phys = pte & MNM_PTE_ADDR;
+
+	if (!(pte & MNM_PTE_DEVICE))
+		phys = dma_to_phys(ctx->mdev->drm.dev, phys);
+	return pfn_to_page(PHYS_PFN(phys));
+}
+
+/*
  * Copy between the bounce buffer and pages [first, n) of addr through the
  * device page table.  Returns the index of the first page the device cannot
  * access (n when all could).  Called with the update lock held.
@@ -74,7 +91,7 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 
 		if (!(pte & MNM_PTE_VALID) || (write && !(pte & MNM_PTE_WRITE)))
 			return i;
-		page = pfn_to_page(PHYS_PFN(pte & MNM_PTE_ADDR));
+		page = mnm_page_of_pte(ctx, pte);
 		if (pte & MNM_PTE_DEVICE) {
 			/* Device memory: the data lives in the device. */
 			vaddr = mnm_devmem_data(page);

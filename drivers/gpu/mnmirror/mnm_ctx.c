@@ -16,6 +16,7 @@
 #include <linux/debugfs.h>
 #include <linux/error-injection.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -25,6 +26,14 @@
 #define MNM_MMAP_MAX		SZ_64M
 
 static atomic_t mnm_ctx_ids = ATOMIC_INIT(0);
+
+/*
+ * The block size each file's mirror tracks and faults; the layer checks it
+ * (a power of two from 64 to 2048).  2 MiB device entries need 2048.
+ */
+static unsigned int mnm_granule_kb = 2048;
+module_param_named(granule_kb, mnm_granule_kb, uint, 0444);
+MODULE_PARM_DESC(granule_kb, "Mirror granule of every file in KiB (64-2048, default 2048)");
 
 /* ---- mirror callbacks ----------------------------------------------- */
 
@@ -58,6 +67,8 @@ static void mnm_mirror_release(struct hmm_mirror *mirror,
 {
 	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
 
+	/* A test hook plays a GPU that waits for idle here. */
+	mnm_debug_release_hold();
 	hmm_mirror_lock(mirror);
 	WARN_ON_ONCE(ctx->released);
 	ctx->released = true;
@@ -72,32 +83,42 @@ static int mnm_mirror_prepare(struct hmm_mirror *mirror, unsigned long start,
 	return mnm_pt_reserve(&mnm_ctx_of(mirror)->pt, MNM_PT_BATCH_TABLES);
 }
 
-static u64 mnm_pte_of(unsigned long hmm_pfn)
+/*
+ * The device entry for one page: system pages through the DMA address the
+ * layer mapped for our device (as a real GPU's would), our own
+ * device-private pages by their address in device memory.
+ */
+static u64 mnm_pte_of(unsigned long hmm_pfn, dma_addr_t dma)
 {
 	struct page *page = hmm_pfn_to_page(hmm_pfn);
-	u64 pte = PFN_PHYS(page_to_pfn(page)) | MNM_PTE_VALID;
+	u64 pte = MNM_PTE_VALID;
 
 	if (hmm_pfn & HMM_PFN_WRITE)
 		pte |= MNM_PTE_WRITE;
 	/* hmm_range_fault() returns only our own device-private pages. */
 	if (is_device_private_page(page))
-		pte |= MNM_PTE_DEVICE;
-	else if (hmm_mirror_pfn_is_zero(hmm_pfn))
+		return pte | MNM_PTE_DEVICE | PFN_PHYS(page_to_pfn(page));
+	if (hmm_mirror_pfn_is_zero(hmm_pfn))
 		pte |= MNM_PTE_ZERO;
-	return pte;
+	return pte | dma;
 }
 
-/* 512 entries of one PMD mapping with the same permissions? */
-static bool mnm_pfns_huge(const unsigned long *pfns)
+/*
+ * 512 entries of one PMD mapping with the same permissions, contiguous on
+ * the device's bus too?
+ */
+static bool mnm_pfns_huge(const unsigned long *pfns, const dma_addr_t *dma)
 {
 	unsigned long first = pfns[0];
 	int i;
 
 	if (hmm_pfn_to_map_order(first) != PMD_SHIFT - PAGE_SHIFT ||
-	    !IS_ALIGNED(page_to_pfn(hmm_pfn_to_page(first)), MNM_PT_ENTRIES))
+	    !IS_ALIGNED(page_to_pfn(hmm_pfn_to_page(first)), MNM_PT_ENTRIES) ||
+	    is_device_private_page(hmm_pfn_to_page(first)) ||
+	    !IS_ALIGNED(dma[0], PMD_SIZE))
 		return false;
 	for (i = 1; i < MNM_PT_ENTRIES; i++)
-		if (pfns[i] != first + i)
+		if (pfns[i] != first + i || dma[i] != dma[0] + i * PAGE_SIZE)
 			return false;
 	return true;
 }
@@ -117,17 +138,20 @@ static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,
 	while (i < n) {
 		unsigned long addr = batch->start + (i << PAGE_SHIFT);
 		unsigned long pfn = batch->hmm_pfns[i];
+		dma_addr_t dma = batch->dma_addrs[i];
 
-		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR)) {
+		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR) ||
+		    (dma == DMA_MAPPING_ERROR &&
+		     !is_device_private_page(hmm_pfn_to_page(pfn)))) {
 			i++;
 			continue;
 		}
 		if (IS_ALIGNED(addr, PMD_SIZE) && n - i >= MNM_PT_ENTRIES &&
-		    mnm_pfns_huge(&batch->hmm_pfns[i])) {
-			ret = mnm_pt_map_huge(&ctx->pt, addr, mnm_pte_of(pfn));
+		    mnm_pfns_huge(&batch->hmm_pfns[i], &batch->dma_addrs[i])) {
+			ret = mnm_pt_map_huge(&ctx->pt, addr, mnm_pte_of(pfn, dma));
 			i += MNM_PT_ENTRIES;
 		} else {
-			ret = mnm_pt_map(&ctx->pt, addr, mnm_pte_of(pfn));
+			ret = mnm_pt_map(&ctx->pt, addr, mnm_pte_of(pfn, dma));
 			i++;
 		}
 		if (ret)
@@ -140,7 +164,8 @@ static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,
 ALLOW_ERROR_INJECTION(mnm_mirror_commit, ERRNO);
 
 static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
-				struct page **pages, unsigned long npages)
+				struct page **pages, const dma_addr_t *dma,
+				unsigned long npages)
 {
 	struct mnm_ctx *ctx = mnm_ctx_of(mirror);
 	unsigned long i;
@@ -150,8 +175,8 @@ static int mnm_exclusive_commit(struct hmm_mirror *mirror, unsigned long start,
 	WARN_ON_ONCE(ctx->released);
 	for (i = 0; i < npages; i++) {
 		ret = mnm_pt_map(&ctx->pt, start + (i << PAGE_SHIFT),
-				 PFN_PHYS(page_to_pfn(pages[i])) | MNM_PTE_VALID |
-				 MNM_PTE_WRITE | MNM_PTE_EXCLUSIVE);
+				 dma[i] | MNM_PTE_VALID | MNM_PTE_WRITE |
+				 MNM_PTE_EXCLUSIVE);
 		if (ret)
 			return ret;
 	}
@@ -229,6 +254,8 @@ struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev)
 		goto err_free;
 	ctx->mirror.ops = &mnm_mirror_ops;
 	ctx->mirror.owner = mdev;
+	ctx->mirror.dma_dev = mdev->drm.dev;
+	ctx->mirror.granule = (unsigned long)mnm_granule_kb * SZ_1K;
 	ctx->mirror.parent = &mdev->counters;
 	ret = hmm_mirror_register(&ctx->mirror, current->mm);
 	if (ret)

@@ -12,6 +12,11 @@
  *    TLB flush is still pending would.
  *  - debug_drain_ms: a killed process's device access keeps copying this
  *    long, as a GPU draining queued work would (the OOM-reaper tests).
+ *  - debugfs mnmirror/hold_release: written 1, the next mirror ->release
+ *    waits (10 s at most) until it is written 0, as a GPU waiting for idle
+ *    would; other releases pass.  mnmirror/releases_held says whether one
+ *    waits.  Shows that a slow ->release holds up no other device of the
+ *    same mm.
  *  - debug_warn: WARN once at load (proves that test runs catch splats).
  *
  * Locking: the teardown log has its own spinlock; the rest is read-only
@@ -23,6 +28,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 
 #include "mnm_drv.h"
 
@@ -68,6 +74,43 @@ unsigned int mnm_debug_drain_ms(void)
 {
 	return READ_ONCE(debug_drain_ms);
 }
+
+/* ---- a slow ->release -------------------------------------------------- */
+
+/* 0: off; 1: armed, the next ->release waits; 2: one waits. */
+static atomic_t mnm_hold_release = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(mnm_release_wq);
+
+/* At the start of ->release: the first one after arming waits. */
+void mnm_debug_release_hold(void)
+{
+	if (atomic_cmpxchg(&mnm_hold_release, 1, 2) != 1)
+		return;
+	wait_event_timeout(mnm_release_wq,
+			   atomic_read(&mnm_hold_release) != 2, 10 * HZ);
+	atomic_cmpxchg(&mnm_hold_release, 2, 0);
+}
+
+static int mnm_hold_get(void *data, u64 *val)
+{
+	*val = atomic_read(&mnm_hold_release) != 0;
+	return 0;
+}
+
+static int mnm_hold_set(void *data, u64 val)
+{
+	atomic_set(&mnm_hold_release, val ? 1 : 0);
+	wake_up_all(&mnm_release_wq);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mnm_hold_fops, mnm_hold_get, mnm_hold_set, "%llu\n");
+
+static int mnm_held_get(void *data, u64 *val)
+{
+	*val = atomic_read(&mnm_hold_release) == 2;
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mnm_held_fops, mnm_held_get, NULL, "%llu\n");
 
 static bool debug_warn;
 module_param(debug_warn, bool, 0444);
@@ -201,6 +244,10 @@ int mnm_debug_init(struct dentry *root)
 	fault_create_debugfs_attr("refuse_nonblock_invalidate", root,
 				  &mnm_refuse_invalidate);
 #endif
+	debugfs_create_file_unsafe("hold_release", 0600, root, NULL,
+				   &mnm_hold_fops);
+	debugfs_create_file_unsafe("releases_held", 0400, root, NULL,
+				   &mnm_held_fops);
 	if (!test_teardown)
 		return 0;
 	mnm_log = vzalloc(MNM_LOG_SIZE);

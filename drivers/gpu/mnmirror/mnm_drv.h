@@ -153,5 +153,6 @@ int mnm_debug_ctx_open(struct mnm_ctx *ctx);
 void mnm_debug_ctx_close(struct mnm_ctx *ctx);
 void mnm_debug_ctx_released(struct mnm_ctx *ctx, bool exit);
 void mnm_debug_ctx_closed(struct mnm_ctx *ctx);
+void mnm_debug_release_hold(void);
 
 #endif /* _MNM_DRV_H_ */

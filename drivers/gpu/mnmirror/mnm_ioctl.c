@@ -178,6 +178,8 @@ static void mnm_layer_fill(struct drm_mnm_layer_stats *out,
 	out->hold_max_device_ns =
 		atomic64_read(&c->hold_max_ns[HMM_MIRROR_HOLD_DRIVER]);
 	out->gate_waits = hmm_mirror_counter(c, HMM_MIRROR_EV_GATE_WAITS);
+	out->dma_mapped = hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_MAPS) -
+			  hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_UNMAPS);
 }
 
 static int mnm_ioctl_stats(struct drm_device *drm, void *data,

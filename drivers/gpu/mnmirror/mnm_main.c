@@ -125,7 +125,17 @@ static struct mnm_device *mnm_device_create(unsigned int index)
 		ret = -ENOMEM;
 		goto err_unregister;
 	}
+	/*
+	 * Mirrored memory is written in place, so the device must reach all
+	 * of it without bouncing; and the mock's bus (mnm_copy.c) turns DMA
+	 * addresses back into physical ones, which it cannot do through an
+	 * IOMMU.
+	 */
 	dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (device_iommu_mapped(&pdev->dev)) {
+		ret = -ENODEV;
+		goto err_devres;
+	}
 	mdev = devm_drm_dev_alloc(&pdev->dev, &mnm_driver, struct mnm_device,
 				  drm);
 	if (IS_ERR(mdev)) {
