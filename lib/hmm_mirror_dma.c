@@ -2,7 +2,12 @@
 /*
  * hmm_mirror: what the device was handed, per block: the DMA addresses of
  * its pages and which pages are mapped, and the cheap validity check a
- * driver makes at job submission.
+ * driver makes at job submission.  Locking: see DOC: Locking in
+ * hmm_mirror_main.c.
+ */
+
+/**
+ * DOC: The DMA step and the validity check
  *
  * A real device reaches system memory through DMA addresses, not through
  * the kernel's mapping.  When a mirror has a dma_dev, each commit maps the
@@ -21,9 +26,8 @@
  * reads them under the update lock: true means no fault is needed, and it
  * stays true while the lock is held.
  *
- * Locking: see hmm_mirror_main.c.  Slots and bits change only under the
- * update lock.  dma_map_page() and dma_unmap_page() do not sleep, so they
- * may run in non-blockable invalidations.
+ * Slots and bits change only under the update lock.  Mapping and
+ * unmapping do not sleep, so they may run in non-blockable invalidations.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -40,10 +44,13 @@ static unsigned long hmm_mirror_iv_index(struct hmm_mirror_interval *iv,
 
 /*
  * Mirrored memory is shared with the CPU while it is mapped, as SVM
- * requires: the device must be cache-coherent, so there is nothing to sync
- * at map or unmap, and one page may be mapped many times at once (by
- * several mirrors, at several addresses), which the DMA API's checker
- * accepts only without CPU syncs.
+ * requires: the device must be cache-coherent (hmm_mirror_register()
+ * checks), so there is nothing to sync at map or unmap.  One page may be
+ * mapped many times at once (several mirrors, several addresses), which the
+ * DMA API's checker reports as overlapping mappings unless CPU syncs are
+ * skipped; it still warns once when more than seven writable mappings of
+ * one cache line coexist, which a process with that many mirrors of one
+ * writable page can reach.
  */
 #define HMM_MIRROR_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
 
@@ -56,6 +63,88 @@ static void hmm_mirror_dma_unmap_slot(struct hmm_mirror *mirror,
 			     DMA_BIDIRECTIONAL : DMA_TO_DEVICE,
 			     HMM_MIRROR_DMA_ATTRS);
 	iv->dma[i] = DMA_MAPPING_ERROR;
+}
+
+/* Under the update lock: the device no longer has [first, last) mapped. */
+static void hmm_mirror_clear_bits(struct hmm_mirror_interval *iv,
+				  unsigned long first, unsigned long last)
+{
+	bitmap_clear(iv->mapped, first, last - first);
+	bitmap_clear(iv->writable, first, last - first);
+}
+
+/**
+ * hmm_mirror_mark_unmapped() - the device's entries of [start, end) go
+ * @iv: the interval, with its mirror's update lock held
+ * @start: first address, inside @iv
+ * @end: end address, inside @iv
+ *
+ * Called before the driver zaps, whatever it answers: a driver that
+ * refuses a non-blockable invalidation may have cleared entries already.
+ */
+void hmm_mirror_mark_unmapped(struct hmm_mirror_interval *iv,
+			      unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&iv->mirror->update_lock);
+	hmm_mirror_clear_bits(iv, hmm_mirror_iv_index(iv, start),
+			      hmm_mirror_iv_index(iv, end));
+}
+
+/* The page of entry @i of a batch and whether the device may write it. */
+static struct page *hmm_mirror_batch_page(const unsigned long *hmm_pfns,
+					  struct page **pages, unsigned long i,
+					  bool *write)
+{
+	*write = true;
+	if (!hmm_pfns)
+		return pages[i];
+	if (!(hmm_pfns[i] & HMM_PFN_VALID) || (hmm_pfns[i] & HMM_PFN_ERROR))
+		return NULL;
+	*write = hmm_pfns[i] & HMM_PFN_WRITE;
+	return hmm_pfn_to_page(hmm_pfns[i]);
+}
+
+/*
+ * A page the device could only read (mapped DMA_TO_DEVICE) may become
+ * writable without any invalidation (wp_page_reuse() notifies nobody).
+ * Its old address must not go while the device may still use it: zap the
+ * span of such pages in the device first (this batch maps them again),
+ * then unmap their old addresses.
+ */
+static void hmm_mirror_dma_upgrade(struct hmm_mirror *mirror,
+				   struct hmm_mirror_interval *iv,
+				   unsigned long start,
+				   const unsigned long *hmm_pfns,
+				   struct page **pages, unsigned long npages)
+{
+	unsigned long i, first = ULONG_MAX, last = 0, base;
+	unsigned long unmaps = 0;
+	bool write;
+
+	base = hmm_mirror_iv_index(iv, start);
+	for (i = 0; i < npages; i++) {
+		if (!hmm_mirror_batch_page(hmm_pfns, pages, i, &write) || !write ||
+		    iv->dma[base + i] == DMA_MAPPING_ERROR ||
+		    test_bit(base + i, iv->dma_bidi))
+			continue;
+		first = min(first, i);
+		last = i + 1;
+	}
+	if (first == ULONG_MAX)
+		return;
+	WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL,
+					      start + (first << PAGE_SHIFT),
+					      start + (last << PAGE_SHIFT)));
+	hmm_mirror_clear_bits(iv, base + first, base + last);
+	for (i = first; i < last; i++) {
+		if (!hmm_mirror_batch_page(hmm_pfns, pages, i, &write) || !write ||
+		    iv->dma[base + i] == DMA_MAPPING_ERROR ||
+		    test_bit(base + i, iv->dma_bidi))
+			continue;
+		hmm_mirror_dma_unmap_slot(mirror, iv, base + i);
+		unmaps++;
+	}
+	hmm_mirror_count(mirror, HMM_MIRROR_EV_DMA_UNMAPS, unmaps);
 }
 
 /**
@@ -71,7 +160,8 @@ static void hmm_mirror_dma_unmap_slot(struct hmm_mirror *mirror,
  * A page the device may write is mapped DMA_BIDIRECTIONAL, one it may only
  * read DMA_TO_DEVICE (the zero page among them, which every mirror maps
  * again and again).  A slot that holds the page already is kept, or mapped
- * again when the device may now write what it could only read.
+ * again (see hmm_mirror_dma_upgrade()) when the device may now write what
+ * it could only read.
  *
  * Return: 0, or -ENOMEM when a page could not be mapped (what was mapped
  * stays in its slot, consistent, until the next invalidation).
@@ -81,48 +171,35 @@ int hmm_mirror_dma_map(struct hmm_mirror *mirror,
 		       const unsigned long *hmm_pfns, struct page **pages,
 		       unsigned long npages)
 {
-	unsigned long i, first = hmm_mirror_iv_index(iv, start);
-	unsigned long maps = 0, unmaps = 0;
+	unsigned long i, base = hmm_mirror_iv_index(iv, start), maps = 0;
 	int ret = 0;
 
 	lockdep_assert_held(&mirror->update_lock);
 	if (!iv->dma)
 		return 0;
-	for (i = first; i < first + npages; i++) {
-		struct page *page = pages ? pages[i - first] : NULL;
-		bool write = true;
+	hmm_mirror_dma_upgrade(mirror, iv, start, hmm_pfns, pages, npages);
+	for (i = 0; i < npages; i++) {
+		dma_addr_t *slot = &iv->dma[base + i];
+		struct page *page;
+		bool write;
 
-		if (hmm_pfns) {
-			unsigned long pfn = hmm_pfns[i - first];
-
-			if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR))
-				continue;
-			page = hmm_pfn_to_page(pfn);
-			write = pfn & HMM_PFN_WRITE;
-		}
-		if (is_device_private_page(page))
+		page = hmm_mirror_batch_page(hmm_pfns, pages, i, &write);
+		if (!page || is_device_private_page(page) ||
+		    *slot != DMA_MAPPING_ERROR)
 			continue;
-		if (iv->dma[i] != DMA_MAPPING_ERROR) {
-			if (!write || test_bit(i, iv->dma_bidi))
-				continue;
-			hmm_mirror_dma_unmap_slot(mirror, iv, i);
-			unmaps++;
-		}
-		iv->dma[i] = dma_map_page_attrs(mirror->dma_dev, page, 0,
-						PAGE_SIZE, write ?
-						DMA_BIDIRECTIONAL : DMA_TO_DEVICE,
-						HMM_MIRROR_DMA_ATTRS);
-		if (dma_mapping_error(mirror->dma_dev, iv->dma[i])) {
-			iv->dma[i] = DMA_MAPPING_ERROR;
+		*slot = dma_map_page_attrs(mirror->dma_dev, page, 0, PAGE_SIZE,
+					   write ? DMA_BIDIRECTIONAL :
+					   DMA_TO_DEVICE, HMM_MIRROR_DMA_ATTRS);
+		if (dma_mapping_error(mirror->dma_dev, *slot)) {
+			*slot = DMA_MAPPING_ERROR;
 			ret = -ENOMEM;
 			break;
 		}
 		if (write)
-			__set_bit(i, iv->dma_bidi);
+			__set_bit(base + i, iv->dma_bidi);
 		maps++;
 	}
 	hmm_mirror_count(mirror, HMM_MIRROR_EV_DMA_MAPS, maps);
-	hmm_mirror_count(mirror, HMM_MIRROR_EV_DMA_UNMAPS, unmaps);
 	return ret;
 }
 
@@ -144,8 +221,7 @@ void hmm_mirror_dma_unmap(struct hmm_mirror *mirror,
 	unsigned long last = hmm_mirror_iv_index(iv, end), unmapped = 0;
 
 	lockdep_assert_held(&mirror->update_lock);
-	bitmap_clear(iv->mapped, first, last - first);
-	bitmap_clear(iv->writable, first, last - first);
+	hmm_mirror_clear_bits(iv, first, last);
 	if (!iv->dma)
 		return;
 	for (i = first; i < last; i++) {
@@ -225,9 +301,10 @@ void hmm_mirror_mark_mapped(struct hmm_mirror_interval *iv,
  * range was handed to the driver by a commit (writable, if asked) and no
  * invalidation has covered it since.  The answer holds while the update
  * lock is held: an invalidation must take it first.  Lockless and cheap:
- * no allocation, no mmap_lock, no reference.  It may say false when the
- * pages are in fact mapped (a lookup torn by a concurrent interval insert);
- * the fault that follows is then a no-op for the CPU side.
+ * no allocation, no mmap_lock, no reference.  It reports what the layer
+ * handed ->commit: a driver whose ->commit skips entries must check its
+ * own table too, and one that zaps entries outside ->invalidate tells the
+ * layer with hmm_mirror_zap().
  *
  * Context: the update lock held; never sleeps.
  * Return: true if no fault is needed.
@@ -237,7 +314,6 @@ bool hmm_mirror_range_valid(struct hmm_mirror *mirror, unsigned long start,
 {
 	unsigned long addr, next;
 	bool valid = true;
-	unsigned int seq;
 
 	hmm_mirror_assert_locked(mirror);
 	if (mirror->dead || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
@@ -249,8 +325,7 @@ bool hmm_mirror_range_valid(struct hmm_mirror *mirror, unsigned long start,
 		unsigned long first, last;
 
 		next = hmm_mirror_block_end(mirror, addr, end);
-		seq = raw_read_seqcount(&mirror->tree_seq);
-		iv = (seq & 1) ? NULL : hmm_mirror_interval_find(mirror, addr);
+		iv = hmm_mirror_interval_lookup(mirror, addr);
 		if (!iv || iv->removed) {
 			valid = false;
 			break;

@@ -1,16 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_mirror: faults and snapshots.
+ * hmm_mirror: faults and snapshots.  Locking: see DOC: Locking in
+ * hmm_mirror_main.c.
+ */
+
+/**
+ * DOC: The fault loop
  *
- * A device entry is written only by a commit that holds the mirror's update
- * lock and has just checked two things about the interval covering it: its
- * notifier sequence did not move since the CPU state was read (no
- * invalidation ran in between), and it was not removed (removal zaps the
- * block under the update lock).  Invalidations take the same lock, so once
- * one returns, the device has forgotten the range and cannot learn it again
- * from CPU state read before it.
+ * hmm_mirror_fault() walks the request one block (granule) at a time.  Per
+ * block it takes the block's interval (lockless lookup, created if
+ * missing), then loops: ->prepare (may sleep and allocate, no lock), a
+ * fresh mmu_interval_read_begin(), hmm_range_fault() of the batch under
+ * mmap_lock (read), the update lock, mmu_interval_read_retry().  A moved
+ * sequence or -EBUSY retries with a fresh sequence (never a stale one)
+ * until the mirror's fault_timeout_ms; a removed interval retries on a new
+ * one.  Otherwise the layer DMA-maps the batch (with a @dma_dev) and calls
+ * ->commit, still under the lock; ->commit may return -EAGAIN to get
+ * another ->prepare.
  *
- * Locking: see hmm_mirror_main.c.
+ * So a device entry is written only by a commit that holds the update lock
+ * and has just checked that the interval's sequence did not move since the
+ * CPU state was read and that the interval was not removed.  Invalidations
+ * take the same lock: once one returns, the device has forgotten the range
+ * and cannot learn it again from CPU state read before it.
+ *
+ * hmm_range_fault() reports every failed CPU fault as -EFAULT; the layer
+ * faults the failing span again page by page to tell -ENOMEM from -EFAULT.
+ * Secret memory (memfd_secret()) is refused: it has no kernel mapping.
  */
 #include <linux/hmm.h>
 #include <linux/fs.h>

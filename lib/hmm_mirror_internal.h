@@ -127,6 +127,8 @@ void hmm_mirror_debug_delay(void);
 
 struct hmm_mirror_interval *
 hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr);
+struct hmm_mirror_interval *
+hmm_mirror_interval_lookup(struct hmm_mirror *mirror, unsigned long addr);
 struct hmm_mirror_interval *hmm_mirror_interval_get(struct hmm_mirror *mirror,
 						    unsigned long addr);
 void hmm_mirror_interval_put(struct hmm_mirror_interval *iv);
@@ -145,13 +147,15 @@ hmm_mirror_iv_dma(const struct hmm_mirror_interval *iv, unsigned long addr)
 }
 
 int hmm_mirror_dma_map(struct hmm_mirror *mirror,
-			struct hmm_mirror_interval *iv, unsigned long start,
-			const unsigned long *hmm_pfns, struct page **pages,
-			unsigned long npages);
+		       struct hmm_mirror_interval *iv, unsigned long start,
+		       const unsigned long *hmm_pfns, struct page **pages,
+		       unsigned long npages);
 void hmm_mirror_dma_unmap(struct hmm_mirror *mirror,
 			  struct hmm_mirror_interval *iv, unsigned long start,
 			  unsigned long end);
 void hmm_mirror_dma_unmap_all(struct hmm_mirror *mirror);
+void hmm_mirror_mark_unmapped(struct hmm_mirror_interval *iv,
+			      unsigned long start, unsigned long end);
 void hmm_mirror_mark_mapped(struct hmm_mirror_interval *iv,
 			    unsigned long start, const unsigned long *hmm_pfns,
 			    unsigned long npages, bool all_writable);

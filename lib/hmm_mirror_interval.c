@@ -1,28 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_mirror: mirrored intervals, their invalidation, and their collector.
+ * Locking: see DOC: Locking in hmm_mirror_main.c.  The collector takes
+ * tree_lock, then mmap_lock (read) with tree_lock dropped, then tree_lock
+ * and the update lock in turn; it never holds two of them.
+ */
+
+/**
+ * DOC: Invalidation
  *
  * A mirror watches the CPU page tables through one mmu interval notifier
- * per naturally aligned HMM_MIRROR_INTERVAL_SIZE block its device used.
- * Every device entry lies inside a live, linked interval: entries are
- * committed (hmm_mirror_fault.c, hmm_mirror_migrate.c) only under the update
- * lock after checking that the interval was not removed, and removal zaps
- * the block under the same lock.
+ * per naturally aligned block of its granule that the device used, so an
+ * invalidation elsewhere in the process never reaches it.  Every event
+ * reaches every mirror whose interval covers it, whatever caused it
+ * (another file, another device, the device's own migration): there is no
+ * owner filter.  The one event skipped is the mirror's own exclusive
+ * grant, whose CPU entries point at the very pages the device maps.
+ *
+ * A blockable invalidation takes the update lock, moves the sequence, calls
+ * ->invalidate with the range clipped to the block, and unmaps the DMA
+ * addresses of the range once ->invalidate returned true.  A non-blockable
+ * one (the OOM reaper) only trylocks: a busy lock, or a driver whose TLB
+ * flush is still pending (->invalidate returned false), refuses it, and
+ * the reaper tries again later; a gate keeps device-side lockers out for
+ * 200 ms so that it then gets the lock.  The kernel may invalidate more
+ * than an operation changes (a VMA split inside a PMD-sized block
+ * invalidates the whole block on 6.12); the device only refaults.
  *
  * Intervals go away when the range is forgotten (hmm_mirror_forget()), at
  * unregister, and when the CPU unmaps the block: MMU_NOTIFY_UNMAP (and a
  * fault that found nothing mapped) marks the interval, and a worker removes
- * marked intervals whose block no VMA intersects.  So the number of
- * intervals is bounded by the mapped blocks the device used, not by the
- * history of the address space.
- *
- * Intervals come from their own slab cache, charged to the memory cgroup of
- * the task that creates them (SLAB_ACCOUNT); /proc/slabinfo shows it as
- * hmm_mirror_interval.
- *
- * Locking: see hmm_mirror_main.c.  The collector takes tree_lock, then
- * mmap_lock (read) with tree_lock dropped, then tree_lock and the update
- * lock in turn; it never holds two of them.
+ * marked intervals whose block no VMA intersects, as drm_gpusvm's garbage
+ * collector does.  The number of intervals is bounded by the mapped blocks
+ * the device used, not by the history of the address space.  Intervals
+ * come from their own slab cache, charged to the memory cgroup of the task
+ * that creates them (hmm_mirror_interval in /proc/slabinfo).
  */
 #include <linux/error-injection.h>
 #include <linux/mm.h>
@@ -73,6 +85,9 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	}
 	/* Always move the sequence, so that a racing fault retries. */
 	mmu_interval_set_seq(mni, cur_seq);
+	/* Not valid any more, whether the driver lets go now or not. */
+	hmm_mirror_mark_unmapped(iv, max(range->start, iv->start),
+				 min(range->end, iv->end));
 	if (!mirror->dead) {
 		if (!mirror->ops->invalidate(mirror, range,
 					     max(range->start, iv->start),
@@ -150,6 +165,24 @@ hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr)
 			return iv;
 	}
 	return NULL;
+}
+
+/*
+ * Under RCU: the linked interval containing @addr, or NULL, with no torn
+ * miss: retried until no tree write ran meanwhile (writers hold preemption
+ * off, so this never waits long).  Usable under the update lock.
+ */
+struct hmm_mirror_interval *
+hmm_mirror_interval_lookup(struct hmm_mirror *mirror, unsigned long addr)
+{
+	struct hmm_mirror_interval *iv;
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&mirror->tree_seq);
+		iv = hmm_mirror_interval_find(mirror, addr);
+	} while (read_seqcount_retry(&mirror->tree_seq, seq));
+	return iv;
 }
 
 /*
@@ -310,11 +343,23 @@ static void hmm_mirror_intervals_kill(struct hmm_mirror *mirror,
 		return;
 	hmm_mirror_update_lock(mirror);
 	list_for_each_entry(iv, dead, dead) {
+		struct hmm_mirror_interval *now;
+
 		WRITE_ONCE(iv->removed, true);
 		if (!mirror->dead)
 			WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL,
 							      iv->start, iv->end));
 		hmm_mirror_dma_unmap(mirror, iv, iv->start, iv->end);
+		/*
+		 * The zap took the block whole, the entries a fault committed
+		 * through a newer interval of the block too: that one is not
+		 * valid any more either (its DMA mappings are still good).
+		 */
+		rcu_read_lock();
+		now = hmm_mirror_interval_lookup(mirror, iv->start);
+		if (now)
+			hmm_mirror_mark_unmapped(now, now->start, now->end);
+		rcu_read_unlock();
 		hmm_mirror_count(mirror, HMM_MIRROR_EV_INTERVALS_REMOVED, 1);
 		/* Bounded holds: let waiting invalidations in now and then. */
 		if (++n % HMM_MIRROR_REMOVE_SLICE == 0) {
@@ -370,6 +415,50 @@ void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 	hmm_mirror_intervals_drop(mirror, start, end);
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_forget);
+
+/**
+ * hmm_mirror_zap() - the driver drops its entries of a range
+ * @mirror: a registered mirror
+ * @start: first address (page aligned)
+ * @end: end address (page aligned, exclusive)
+ *
+ * For a driver that makes its device forget memory on its own (evicting a
+ * VM's mappings, a user request): calls ->invalidate with a NULL range for
+ * each mirrored block of [start, end), one block per update-lock hold, then
+ * unmaps the DMA addresses there and marks the pages not valid.  The
+ * intervals stay; a later fault maps the pages again.
+ *
+ * Context: process context; may sleep.
+ */
+void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
+		    unsigned long end)
+{
+	unsigned long addr, next;
+
+	for (addr = start; addr < end; addr = next) {
+		struct hmm_mirror_interval *iv;
+
+		next = hmm_mirror_block_end(mirror, addr, end);
+		rcu_read_lock();
+		iv = hmm_mirror_interval_lookup(mirror, addr);
+		rcu_read_unlock();
+		if (!iv)
+			continue;
+		hmm_mirror_update_lock(mirror);
+		rcu_read_lock();
+		iv = hmm_mirror_interval_lookup(mirror, addr);
+		if (iv && !iv->removed && !mirror->dead) {
+			hmm_mirror_mark_unmapped(iv, addr, next);
+			WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL, addr,
+							      next));
+			hmm_mirror_dma_unmap(mirror, iv, addr, next);
+		}
+		rcu_read_unlock();
+		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_DRIVER);
+		cond_resched();
+	}
+}
+EXPORT_SYMBOL_GPL(hmm_mirror_zap);
 
 /* ---- the collector ----------------------------------------------------- */
 

@@ -1,60 +1,106 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_mirror: keep device page tables in sync with a process address space.
+ * hmm_mirror: the per-mm object, registration and release, the teardown
+ * chain, the update lock and its gate, counters, the module.
+ */
+
+/**
+ * DOC: Overview
  *
- * The promise: a device never reads or writes memory that the CPU no longer
- * maps at that address.  Everything below serves it.
+ * A mirror binds a device to one process address space (mm) and keeps the
+ * device's page table in step with the CPU's.  Its one promise: a device
+ * never reads or writes memory that the CPU no longer maps at that address.
  *
- * Objects and lifetimes
- *  - struct hmm_mirror_mm: one per mm, shared by every mirror of that mm and
- *    by teardown-chain users.  It is an mmu_notifier obtained with
- *    mmu_notifier_get(), so it is refcounted by the mmu_notifier core; its
- *    ->release runs once at exit_mmap(), and it is freed by ->free_notifier
- *    after an SRCU grace period once the last mmu_notifier_put() is done.
- *  - struct hmm_mirror: embedded in a driver context; holds one reference on
- *    its hmm_mirror_mm between register and unregister.
- *  - struct hmm_mirror_interval (hmm_mirror_interval.c): one mmu interval
- *    notifier per naturally aligned HMM_MIRROR_INTERVAL_SIZE block the device
- *    maps.  Every device entry lies inside a live interval: the layer commits
- *    entries (->commit, ->exclusive_commit) only under the update lock, after
- *    the interval's notifier sequence proved the CPU state current and the
- *    interval was not removed; removing an interval zaps its block under the
- *    same lock.
+ * The driver embeds a &struct hmm_mirror in its per-file (per-VM) object,
+ * sets &hmm_mirror_ops and registers it with hmm_mirror_register().  It maps
+ * memory with hmm_mirror_fault(), which faults the CPU side in with
+ * hmm_range_fault() and hands each batch to ->commit under the mirror's
+ * update lock once the interval notifier's sequence proves the batch
+ * current.  Every CPU page-table change over a mapped block reaches
+ * ->invalidate, under the same lock.  With a @dma_dev the layer also
+ * DMA-maps the pages it hands over and unmaps them when the device lets go.
+ * At process exit or unregister, whichever comes first, ->release runs once.
  *
- * Invalidations reach every mirror whose interval covers the range, whatever
- * caused them: another file, another device, the device's own migration
- * (there is no owner filter).  The one exception is the mirror's own
- * exclusive grant (MMU_NOTIFY_EXCLUSIVE whose owner is the mirror itself):
- * the device keeps mapping the very pages the CPU entries now point at, so
- * neither a zap nor a sequence change is needed, and its commit still sees
- * every other event.
+ * The files: hmm_mirror_main.c (this), hmm_mirror_interval.c (intervals,
+ * invalidation, the collector), hmm_mirror_fault.c (the fault loop,
+ * snapshots), hmm_mirror_dma.c (the DMA step, the validity check),
+ * hmm_mirror_migrate.c (device memory, exclusive access).
+ */
+
+/**
+ * DOC: Objects and lifetimes
  *
- * Locking rules (outermost first)
- *  - mmm->lock (mutex): the mirror list, every mirror's ->released and
- *    ->release_running flags, the teardown chain.  Teardown callbacks run
- *    under it; ->release callbacks run under no lock of the layer.
- *  - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount, written with
- *    preemption off under tree_lock): writers of the
- *    interval tree.  Readers on the fault path walk the tree under RCU and
- *    trust a hit that they could take a reference on; a miss is trusted only
- *    if tree_seq did not move, otherwise they retry, and finally fall back to
- *    tree_lock.  mmu_interval_notifier_insert() may take mmap_lock for write
- *    under tree_lock, so tree_lock is never taken with mmap_lock held.
- *  - mmap_lock (read): held around hmm_range_fault(), migrate_vma_*() and
- *    make_device_exclusive_range(); never around a driver callback except
- *    ->migrate_alloc_copy.
- *  - mirror->update_lock (mutex): the driver's device page table, a
- *    mirror's ->dead flag and its intervals' ->removed flags.  Taken in
- *    invalidation callbacks, which reclaim can call: nothing under it may
- *    allocate memory with reclaim.  Non-blockable invalidations (the OOM
- *    reaper) only trylock it and refuse the invalidation when it is busy.
- *  - ->commit, ->exclusive_commit and ->invalidate run under update_lock;
- *    ->prepare runs with no lock held.
- *  - After ->release, no driver callback but ->migrate_alloc_copy of a
- *    migration already past its checks runs for that mirror.
+ * - &struct hmm_mirror_mm: one per mm, shared by every mirror of that mm
+ *   and by teardown-chain users.  It is an mmu_notifier obtained with
+ *   mmu_notifier_get(), so the mmu_notifier core refcounts it; its
+ *   ->release runs once at exit_mmap(), and ->free_notifier frees it after
+ *   an SRCU grace period once the last mmu_notifier_put() is done.
+ * - &struct hmm_mirror: embedded in a driver object; holds one reference on
+ *   its hmm_mirror_mm from register to unregister.
+ * - &struct hmm_mirror_interval: one mmu interval notifier per naturally
+ *   aligned block (the mirror's granule) the device used, in the mirror's
+ *   rb-tree, refcounted, freed after an RCU grace period.  Every device
+ *   entry lies inside a live interval: the layer commits entries
+ *   (->commit, ->exclusive_commit) only under the update lock, after the
+ *   interval's sequence proved the CPU state current and the interval was
+ *   not removed; removing an interval zaps its block under the same lock.
+ *   It also holds the block's DMA addresses and mapped bits.
+ * - &struct hmm_mirror_teardown: embedded by its owner, on the per-mm
+ *   chain until removed; runs at most once.
+ */
+
+/**
+ * DOC: Locking
+ *
+ * Outermost first:
+ *
+ * - mmm->lock (mutex): the mirror list, every mirror's ->released and
+ *   ->release_running flags, the teardown chain.  Teardown callbacks run
+ *   under it; ->release callbacks run under no lock of the layer.
+ * - mirror->tree_lock (mutex) + mirror->tree_seq (seqcount, written with
+ *   preemption off under tree_lock): writers of the interval tree.  Readers
+ *   on the fault path walk the tree under RCU and trust a hit they could
+ *   take a reference on; a miss only if tree_seq did not move.  Interval
+ *   allocation and mmu_interval_notifier_insert() happen under tree_lock,
+ *   so tree_lock is never taken with mmap_lock or the update lock held.
+ * - mmap_lock (read): around hmm_range_fault(), migrate_vma_*() and
+ *   make_device_exclusive_range(); never around a driver callback except
+ *   ->migrate_alloc_copy.
+ * - mirror->update_lock (mutex): the driver's device page table, the
+ *   mirror's ->dead flag, its intervals' ->removed flags, DMA slots and
+ *   mapped bits.  Invalidation callbacks take it, and reclaim invalidates:
+ *   nothing under it may allocate with reclaim (register primes lockdep
+ *   with that fact).  Non-blockable invalidations (the OOM reaper) only
+ *   trylock it and refuse when it is busy; device-side lockers then wait
+ *   at a gate so the reaper's next pass gets it.
+ * - ->commit, ->exclusive_commit and ->invalidate run under update_lock;
+ *   ->prepare and ->release with no lock of the layer held.
+ * - After ->release, no callback of that mirror runs but the
+ *   ->migrate_alloc_copy of a migration already past its checks.
+ */
+
+/**
+ * DOC: Release and the teardown chain
+ *
+ * Every registered mirror gets exactly one ->release, from whichever comes
+ * first: exit_mmap() (the per-mm notifier's ->release, reason EXIT) or
+ * hmm_mirror_unregister() (reason UNREGISTER).  Both claim the mirror
+ * under mmm->lock, so a release is never doubled or missed; the claimer
+ * then, with no lock held, zaps everything (->invalidate over the whole
+ * address space with ->dead set, in one update-lock section, so no commit
+ * can follow), unmaps the DMA addresses and calls ->release.  An
+ * unregister that lost the claim to exit waits until that ->release
+ * returned.  A device that waits for idle in ->release stalls no other
+ * device of the mm.
+ *
+ * At exit, once every ->release of the mm returned (those of racing
+ * unregisters included), the teardown chain runs under mmm->lock in
+ * ascending priority, equal priorities in registration order, each entry
+ * once.  Registration after exit fails with -ESRCH.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/dma-map-ops.h>
 #include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
@@ -63,6 +109,7 @@
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
 
@@ -463,6 +510,11 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 		    mirror->granule < HMM_MIRROR_GRANULE_MIN ||
 		    mirror->granule > HMM_MIRROR_GRANULE_MAX))
 		return -EINVAL;
+	/* Mirrored memory is written in place: no bounce, no CPU syncs. */
+	if (mirror->dma_dev && (!dev_is_dma_coherent(mirror->dma_dev) ||
+				is_swiotlb_force_bounce(mirror->dma_dev) ||
+				dma_addressing_limited(mirror->dma_dev)))
+		return -EINVAL;
 
 	mutex_init(&mirror->update_lock);
 	/*
@@ -525,7 +577,6 @@ EXPORT_SYMBOL_GPL(hmm_mirror_register);
 void hmm_mirror_unregister(struct hmm_mirror *mirror)
 {
 	struct hmm_mirror_mm *mmm = mirror->mmm;
-
 	bool mine;
 
 	mutex_lock(&mmm->lock);

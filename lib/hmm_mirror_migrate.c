@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_mirror: migration to and from device-private memory, and exclusive
- * (atomic) device access.
+ * (atomic) device access.  Locking: see DOC: Locking in hmm_mirror_main.c;
+ * mmap_lock is held around migrate_vma_*() and ->migrate_alloc_copy, and
+ * intervals are taken before it.
+ */
+
+/**
+ * DOC: Migration and exclusive access
  *
  * Neither path writes device entries on its own authority.  A migration
  * moves pages with migrate_vma_*(); its MMU_NOTIFY_MIGRATE events zap every
@@ -13,9 +19,6 @@
  * update lock only if the interval's sequence did not move since before
  * make_device_exclusive_range(): zap_pte_range() drops device-exclusive
  * entries without the folio lock, so the page can go away meanwhile.
- *
- * Locking: see hmm_mirror_main.c.  mmap_lock is held around migrate_vma_*()
- * and ->migrate_alloc_copy; intervals are taken before it.
  */
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
@@ -188,7 +191,8 @@ static void hmm_mirror_map_present(struct hmm_mirror *mirror,
  * @arg: cookie for the driver callbacks
  * @res: out: where every page went
  *
- * Works in batches of at most one granule inside one VMA around migrate_vma_setup(), ->migrate_alloc_copy, migrate_vma_pages() and
+ * Works in batches of at most one granule inside one VMA around
+ * migrate_vma_setup(), ->migrate_alloc_copy, migrate_vma_pages() and
  * migrate_vma_finalize().  A THP source is split by migrate_vma_setup() as
  * 6.12 requires.  Every page is accounted for in @res.
  *

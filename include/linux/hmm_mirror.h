@@ -60,7 +60,8 @@ enum hmm_mirror_release_reason {
  * @end: end of the batch (exclusive), at most HMM_MIRROR_BATCH_PAGES pages
  * @hmm_pfns: one hmm_range_fault() output entry per page
  * @dma_addrs: when the mirror has a @dma_dev, one DMA address per page,
- *	mapped by the layer for that device (DMA_BIDIRECTIONAL, PAGE_SIZE),
+ *	mapped by the layer for that device (PAGE_SIZE; DMA_BIDIRECTIONAL
+ *	where the entry is writable, else DMA_TO_DEVICE),
  *	or DMA_MAPPING_ERROR where the page has none (an entry without
  *	HMM_PFN_VALID, or one of the device's own device-private pages);
  *	NULL without a @dma_dev.  The layer owns these mappings: it unmaps
@@ -139,10 +140,15 @@ struct hmm_mirror_migrate_result {
  *	reclaim.  Blockable calls and the layer's own (@range NULL) must
  *	return true.
  *	Required.
- * @release: drop every device mapping of the mirror; called exactly once per
- *	registered mirror, from mm teardown or from hmm_mirror_unregister(),
- *	whichever comes first, with the update lock NOT held.  After it returns
- *	no commit and no ->invalidate can happen.  Required.
+ * @release: called exactly once per registered mirror, from mm teardown
+ *	or from hmm_mirror_unregister(), whichever comes first, with no lock
+ *	of the layer held (neither the update lock nor the per-mm lock that
+ *	every mirror of the mm shares: it may wait for the device to go idle
+ *	without stalling another device's register or unregister).  By then
+ *	the layer has called ->invalidate over the whole address space
+ *	(@range NULL) and unmapped every DMA address; no commit and no
+ *	->invalidate can happen any more.  The driver stops using the mm and
+ *	frees what it kept for it.  Required.
  * @prepare: optional; called before each fault or exclusive-grant attempt
  *	with no lock held, may sleep and allocate (for example device
  *	page-table pages that @commit will need, since @commit runs where
@@ -295,9 +301,10 @@ static inline s64 hmm_mirror_counter(const struct hmm_mirror_counters *c,
  *	driver (->commit, ->exclusive_commit) for this device, keeps the
  *	addresses with the block and unmaps them when the pages are
  *	invalidated, their block removed or the mirror released.  The device
- *	must reach memory without bouncing (a DMA mask that covers all
- *	memory): a device that mirrors memory writes it in place.  Set before
- *	hmm_mirror_register().
+ *	must be cache-coherent and reach memory without bouncing (a DMA mask
+ *	that covers all memory, no forced swiotlb): a device that mirrors
+ *	memory writes it in place.  hmm_mirror_register() refuses others
+ *	(-EINVAL).  Set before hmm_mirror_register().
  * @stats: this mirror's counters
  *
  * Embed it in the driver's per-context object; the other fields are private
@@ -375,6 +382,22 @@ bool hmm_mirror_range_valid(struct hmm_mirror *mirror, unsigned long start,
 bool hmm_mirror_pfn_is_zero(unsigned long hmm_pfn);
 void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 		       unsigned long end);
+void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
+		    unsigned long end);
+
+vm_fault_t hmm_mirror_migrate_to_ram(struct vm_fault *vmf, void *owner,
+				     struct page *(*copy_out)(struct page *dpage,
+							      struct vm_area_struct *vma,
+							      unsigned long addr,
+							      void *arg),
+				     void *arg, unsigned long *moved);
+unsigned long hmm_mirror_evict_range(unsigned long pfn, unsigned long npages,
+				     unsigned long *scratch,
+				     struct page *(*copy_out)(struct page *dpage,
+							      struct vm_area_struct *vma,
+							      unsigned long addr,
+							      void *arg),
+				     void *arg);
 
 int hmm_mirror_add_teardown(struct hmm_mirror *mirror,
 			    struct hmm_mirror_teardown *td);

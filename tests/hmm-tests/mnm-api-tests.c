@@ -180,6 +180,13 @@ TEST_F(api, dma_follows_mappings)
 	ASSERT_EQ(file_dma(self->fd), npages - 128);
 	CHECK_DMA();
 
+	/* RELEASE: the device forgets 64 pages, and their mappings go. */
+	ASSERT_EQ(mnm_release(self->fd, p + 600 * PS, 64), 0);
+	ASSERT_EQ(file_dma(self->fd), npages - 128 - 64);
+	CHECK_DMA();
+	ASSERT_EQ(mnm_read(self->fd, p + 600 * PS, buf, 64), 0);
+	ASSERT_EQ(file_dma(self->fd), npages - 128);
+
 	/* A second file maps the same pages: its own mappings. */
 	fd2 = mnm_open_device(0);
 	ASSERT_GE(fd2, 0);
@@ -196,6 +203,62 @@ TEST_F(api, dma_follows_mappings)
 	free(buf);
 	free(prot);
 	free(gone);
+}
+
+/*
+ * A page the device read while the CPU mapped it read-only (copy-on-write
+ * after fork) becomes writable in place when the child is gone: the CPU's
+ * write reuses it and notifies nobody.  A device write must then map it
+ * for writing; its read-only mapping must not simply be dropped under the
+ * device (the layer zaps the device's entry first).  The counts stay
+ * exact, the data right, and the DMA API checker sees no direction
+ * mismatch (the guest suite checks its error count).
+ */
+TEST_F(api, dma_read_only_becomes_writable)
+{
+	unsigned long npages = 64;
+	char *p = map_anon(npages * PS, PROT_READ | PROT_WRITE);
+	char *buf = malloc(npages * PS);
+	unsigned char *prot = malloc(npages);
+	struct drm_mnm_stats before, after;
+	unsigned long i;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(p, NULL);
+	fill(p, npages, 3);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	/* Read-only in the CPU (COW not broken yet): mapped for reading. */
+	ASSERT_EQ(mnm_read(self->fd, p, buf, npages), 0);
+	ASSERT_EQ(check(buf, npages, 3), -1);
+	ASSERT_EQ(device_mapped(self->fd, p, npages, prot), npages);
+	for (i = 0; i < npages; i++)
+		ASSERT_EQ(prot[i] & MNM_PROT_WRITE, 0);
+	ASSERT_EQ(file_dma(self->fd), npages);
+	ASSERT_EQ(mnm_stats(self->fd, &before), 0);
+	/* The CPU writes: the same pages, writable now. */
+	fill(p, npages, 4);
+	/* The device writes: every page mapped again, for writing. */
+	fill(buf, npages, 5);
+	ASSERT_EQ(mnm_write(self->fd, p, buf, npages), 0);
+	/* No notifier ran: the CPU reused the pages in place. */
+	ASSERT_EQ(mnm_stats(self->fd, &after), 0);
+	ASSERT_EQ(after.file.invalidations, before.file.invalidations);
+	ASSERT_EQ(check(p, npages, 5), -1);
+	ASSERT_EQ(device_mapped(self->fd, p, npages, prot), npages);
+	for (i = 0; i < npages; i++)
+		ASSERT_NE(prot[i] & MNM_PROT_WRITE, 0);
+	ASSERT_EQ(file_dma(self->fd), npages);
+	ASSERT_EQ(mnm_read(self->fd, p, buf, npages), 0);
+	ASSERT_EQ(check(buf, npages, 5), -1);
+	munmap(p, npages * PS);
+	ASSERT_EQ(file_dma(self->fd), 0);
+	free(buf);
+	free(prot);
 }
 
 /* A process that exits with its device file open leaves no mapping. */

@@ -450,19 +450,12 @@ int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
  * @start: first address
  * @end: end address (exclusive)
  *
- * Up to 4 GiB: one batch per update-lock hold.
+ * Up to 4 GiB: one mirrored block per update-lock hold.
  */
 void mnm_ctx_zap(struct mnm_ctx *ctx, unsigned long start, unsigned long end)
 {
-	unsigned long addr, next;
-
-	for (addr = start; addr < end; addr = next) {
-		next = min(end, addr + (MNM_COPY_PAGES << PAGE_SHIFT));
-		hmm_mirror_lock(&ctx->mirror);
-		mnm_pt_zap(&ctx->pt, addr, next);
-		hmm_mirror_unlock(&ctx->mirror);
-		cond_resched();
-	}
+	/* Through the layer: our ->invalidate zaps, and the DMA goes too. */
+	hmm_mirror_zap(&ctx->mirror, start, end);
 }
 
 /**

@@ -131,7 +131,7 @@ static void mnm_devmem_page_free(struct page *page)
 /* Copy a device page out to a new, locked system page; NULL on failure. */
 static struct page *mnm_devmem_copy_out(struct page *spage,
 					struct vm_area_struct *vma,
-					unsigned long addr)
+					unsigned long addr, void *arg)
 {
 	struct page *dpage;
 
@@ -144,47 +144,19 @@ static struct page *mnm_devmem_copy_out(struct page *spage,
 	return dpage;
 }
 
+/* The layer's helper zaps the page in every mirror, then we copy. */
 static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct mnm_device *mdev = mnm_chunk_of(vmf->page)->mdev;
-	unsigned long start = vmf->address & PAGE_MASK, src = 0, dst = 0;
-	struct migrate_vma args = {
-		.vma = vmf->vma,
-		.start = start,
-		.end = start + PAGE_SIZE,
-		.src = &src,
-		.dst = &dst,
-		.pgmap_owner = mdev,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-		.fault_page = vmf->page,
-	};
-	vm_fault_t ret = 0;
+	unsigned long moved;
+	vm_fault_t ret;
 
-	/* Its MMU_NOTIFY_MIGRATE event zaps every mirror mapping the page. */
-	if (migrate_vma_setup(&args))
-		return VM_FAULT_SIGBUS;
-	/*
-	 * The entry may be gone by now (an munmap or MADV_DONTNEED raced the
-	 * fault): migrate_vma_setup() then selects an empty PTE, with no page.
-	 */
-	if ((src & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(src)) {
-		struct page *dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src),
-							 vmf->vma, start);
-
-		if (dpage) {
-			dst = migrate_pfn(page_to_pfn(dpage));
-			if (src & MIGRATE_PFN_WRITE)
-				dst |= MIGRATE_PFN_WRITE;
-		} else {
-			ret = VM_FAULT_OOM;
-		}
-	}
-	migrate_vma_pages(&args);
-	if (dst && (src & MIGRATE_PFN_MIGRATE)) {
+	ret = hmm_mirror_migrate_to_ram(vmf, mdev, mnm_devmem_copy_out, NULL,
+					&moved);
+	if (moved) {
 		atomic64_inc(&mdev->devmem.cpu_faults);
 		atomic64_inc(&mdev->devmem.migrated_to_system);
 	}
-	migrate_vma_finalize(&args);
 	return ret;
 }
 
@@ -192,34 +164,6 @@ static const struct dev_pagemap_ops mnm_devmem_ops = {
 	.page_free = mnm_devmem_page_free,
 	.migrate_to_ram = mnm_devmem_migrate_to_ram,
 };
-
-/* Move device pages [pfn, pfn + n) back to system memory; count moved. */
-static unsigned long mnm_devmem_evict_range(struct mnm_devmem *dm,
-					    unsigned long pfn, unsigned long n,
-					    unsigned long *src)
-{
-	unsigned long *dst = src + n, i, moved = 0;
-
-	memset(src, 0, 2 * n * sizeof(*src));
-	migrate_device_range(src, pfn, n);
-	for (i = 0; i < n; i++) {
-		struct page *dpage;
-
-		if (!(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		dpage = mnm_devmem_copy_out(migrate_pfn_to_page(src[i]), NULL, 0);
-		if (!dpage)
-			continue;
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
-		if (src[i] & MIGRATE_PFN_WRITE)
-			dst[i] |= MIGRATE_PFN_WRITE;
-	}
-	migrate_device_pages(src, dst, n);
-	for (i = 0; i < n; i++)
-		moved += dst[i] && (src[i] & MIGRATE_PFN_MIGRATE);
-	migrate_device_finalize(src, dst, n);
-	return moved;
-}
 
 #define MNM_EVICT_BATCH		64
 
@@ -258,7 +202,8 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 	spin_unlock(&dm->lock);
 
 	for (i = 0; i < n; i++)
-		moved += mnm_devmem_evict_range(dm, pfns[i], 1, src);
+		moved += hmm_mirror_evict_range(pfns[i], 1, src,
+						 mnm_devmem_copy_out, NULL);
 	atomic64_add(moved, &dm->evictions);
 	atomic64_add(moved, &dm->migrated_to_system);
 	return moved;
@@ -463,7 +408,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (!m->to_device) {
-			dpage = mnm_devmem_copy_out(spage, args->vma, addr);
+			dpage = mnm_devmem_copy_out(spage, args->vma, addr, NULL);
 			if (!dpage)
 				continue;
 			args->dst[i] = migrate_pfn(page_to_pfn(dpage));
@@ -624,8 +569,9 @@ void mnm_devmem_evict_all(struct mnm_device *mdev)
 			for (pfn = 0; pfn < c->npages; pfn += 512) {
 				unsigned long n = min(512UL, c->npages - pfn);
 
-				n = mnm_devmem_evict_range(dm, c->pfn_first + pfn,
-							   n, src);
+				n = hmm_mirror_evict_range(c->pfn_first + pfn, n,
+							   src, mnm_devmem_copy_out,
+							   NULL);
 				atomic64_add(n, &dm->evictions);
 				atomic64_add(n, &dm->migrated_to_system);
 			}
