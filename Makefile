@@ -96,7 +96,7 @@ tests: $(TESTS)
 $(KSRC)/Makefile:
 	scripts/kernel debug
 
-$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-abi-tests.c tests/hmm-tests/mnm-race-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread

@@ -333,7 +333,7 @@ static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,
 
 	kvfree(pfns);
 out_mmput:
-	mmput(mirror->mm);
+	mmput_async(mirror->mm);
 	return ret ? ret : batches;
 }
 
@@ -464,7 +464,7 @@ int hmm_mirror_snapshot_range(struct hmm_mirror *mirror, unsigned long start,
 out_free:
 	kvfree(pfns);
 	kfree(mni);
-	mmput(mirror->mm);
+	mmput_async(mirror->mm);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_snapshot_range);

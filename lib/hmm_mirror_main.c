@@ -77,6 +77,10 @@
  *   ->prepare and ->release with no lock of the layer held.
  * - After ->release, no callback of that mirror runs but the
  *   ->migrate_alloc_copy of a migration already past its checks.
+ * - The entry points hold a user reference on the mm (mmget_not_zero())
+ *   while they work and drop it with mmput_async(): a driver calling from a
+ *   fault worker, with its own locks held, may hold the last reference,
+ *   and exit_mmap() (every ->release of the mm) must not run under them.
  */
 
 /**
@@ -274,7 +278,10 @@ void hmm_mirror_update_unlock(struct hmm_mirror *mirror,
  * the callbacks.  It must not be held across memory allocation with reclaim,
  * and only briefly: the OOM reaper's non-blockable invalidations trylock it
  * and fail while it is held.  Work in bounded slices and drop it between
- * them; the longest hold is in the hold_max_ns counters.
+ * them; the longest hold is in the hold_max_ns counters.  After the OOM
+ * reaper was refused, it first waits (200 ms at most) so that the reaper
+ * gets the lock.  Every mirror's update lock is of one lockdep class: hold
+ * one at a time.
  *
  * Context: process context; may sleep.
  */

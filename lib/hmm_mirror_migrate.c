@@ -286,7 +286,7 @@ int hmm_mirror_migrate(struct hmm_mirror *mirror, unsigned long start,
 			ret = -EINTR;
 		cond_resched();
 	}
-	mmput(mm);
+	mmput_async(mm);
 out_free:
 	kvfree(src);
 	return ret;
@@ -472,7 +472,7 @@ int hmm_mirror_make_exclusive(struct hmm_mirror *mirror, unsigned long start,
 	for (addr = start; addr < end && !ret; addr = next)
 		ret = hmm_mirror_exclusive_block(mirror, addr, end, &next, pages,
 						 src);
-	mmput(mirror->mm);
+	mmput_async(mirror->mm);
 out_free:
 	kvfree(src);
 	kvfree(pages);

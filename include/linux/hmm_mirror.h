@@ -120,9 +120,12 @@ struct hmm_mirror_migrate_result {
  *	in an interval the mirror maps, whoever caused it (other files, other
  *	devices, this device's own migrations).  Must not sleep when
  *	mmu_notifier_range_blockable(@range) is false.  @range is NULL when
- *	the layer drops entries on its own: an interval in hmm_mirror_forget(),
- *	everything ([0, ULONG_MAX)) right before ->release.  Never called
- *	after ->release.  A device that wrote to a system page must have
+ *	the layer drops entries on its own: a whole block when its interval
+ *	is removed (hmm_mirror_forget(), the collector, unregister), a range
+ *	in hmm_mirror_zap(), the pages of a batch whose read-only DMA
+ *	mappings must become writable (inside a fault, right before
+ *	->commit maps them again), everything ([0, ULONG_MAX)) right before
+ *	->release.  Never called after ->release.  A device that wrote to a system page must have
  *	marked its folio dirty (folio_mark_dirty()) by the time the entry is
  *	zapped: hmm_range_fault() reports clean writable pages as writable,
  *	and reclaim discards clean pages (MADV_FREE, swap cache).
@@ -144,7 +147,9 @@ struct hmm_mirror_migrate_result {
  *	or from hmm_mirror_unregister(), whichever comes first, with no lock
  *	of the layer held (neither the update lock nor the per-mm lock that
  *	every mirror of the mm shares: it may wait for the device to go idle
- *	without stalling another device's register or unregister).  By then
+ *	without stalling another device's register or unregister; at exit
+ *	the mirrors of the mm are released one after another, so a slow one
+ *	delays the others' exit releases).  By then
  *	the layer has called ->invalidate over the whole address space
  *	(@range NULL) and unmapped every DMA address; no commit and no
  *	->invalidate can happen any more.  The driver stops using the mm and
@@ -152,7 +157,10 @@ struct hmm_mirror_migrate_result {
  * @prepare: optional; called before each fault or exclusive-grant attempt
  *	with no lock held, may sleep and allocate (for example device
  *	page-table pages that @commit will need, since @commit runs where
- *	reclaim must not recurse).
+ *	reclaim must not recurse).  @arg is the cookie of hmm_mirror_fault()
+ *	or hmm_mirror_migrate(), NULL for an exclusive grant.  What it sets
+ *	aside and a failed batch leaves unused stays the driver's to reuse
+ *	or free.
  * @commit: write device mappings for @batch.  Called with the update lock
  *	held after the notifier sequence was checked, so @batch is current.
  *	Entries without HMM_PFN_VALID, or with HMM_PFN_ERROR, must be
@@ -294,9 +302,12 @@ static inline s64 hmm_mirror_counter(const struct hmm_mirror_counters *c,
  *	hmm_mirror_register().
  * @granule: the size of the blocks the mirror tracks and faults: a power
  *	of two from HMM_MIRROR_GRANULE_MIN to HMM_MIRROR_GRANULE_MAX, or 0
- *	for HMM_MIRROR_GRANULE_MAX.  Smaller blocks mean fewer pages faulted
- *	and zapped per event, more notifiers per mapped byte; a device
- *	2 MiB entry needs the largest.  Set before hmm_mirror_register().
+ *	for HMM_MIRROR_GRANULE_MAX.  Smaller blocks mean smaller
+ *	hmm_range_fault() calls and interval removals (an invalidation is
+ *	clipped to its range at any granule) but more notifiers per mapped
+ *	byte, and only invalidations that touch a used block reach the
+ *	mirror; a device 2 MiB entry needs the largest.  Set before
+ *	hmm_mirror_register().
  * @dma_dev: when set, the layer DMA-maps every system page it hands the
  *	driver (->commit, ->exclusive_commit) for this device, keeps the
  *	addresses with the block and unmaps them when the pages are

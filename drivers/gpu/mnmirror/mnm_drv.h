@@ -143,7 +143,8 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 void mnm_devmem_evict_all(struct mnm_device *mdev);
 void mnm_devmem_debugfs(struct mnm_device *mdev);
 
-/* mnm_debug.c: test hooks */
+/* mnm_debug.c: test hooks, built only with MNM_TEST_HOOKS (see Kbuild) */
+#ifdef MNM_TEST_HOOKS
 int mnm_debug_init(struct dentry *root);
 void mnm_debug_exit(void);
 bool mnm_should_fail_commit(void);
@@ -154,5 +155,17 @@ void mnm_debug_ctx_close(struct mnm_ctx *ctx);
 void mnm_debug_ctx_released(struct mnm_ctx *ctx, bool exit);
 void mnm_debug_ctx_closed(struct mnm_ctx *ctx);
 void mnm_debug_release_hold(void);
+#else
+static inline int mnm_debug_init(struct dentry *root) { return 0; }
+static inline void mnm_debug_exit(void) { }
+static inline bool mnm_should_fail_commit(void) { return false; }
+static inline bool mnm_should_refuse_invalidate(void) { return false; }
+static inline unsigned int mnm_debug_drain_ms(void) { return 0; }
+static inline int mnm_debug_ctx_open(struct mnm_ctx *ctx) { return 0; }
+static inline void mnm_debug_ctx_close(struct mnm_ctx *ctx) { }
+static inline void mnm_debug_ctx_released(struct mnm_ctx *ctx, bool exit) { }
+static inline void mnm_debug_ctx_closed(struct mnm_ctx *ctx) { }
+static inline void mnm_debug_release_hold(void) { }
+#endif
 
 #endif /* _MNM_DRV_H_ */

@@ -63,13 +63,17 @@ static int mnm_ioctl_get_info(struct drm_device *drm, void *data,
 			      struct drm_file *file)
 {
 	struct mnm_device *mdev = container_of(drm, struct mnm_device, drm);
+	struct mnm_ctx *ctx = file->driver_priv;
 	struct drm_mnm_info *args = data;
 
 	if (args->size != sizeof(*args) ||
 	    !mnm_zero(args->reserved, ARRAY_SIZE(args->reserved)))
 		return -EINVAL;
 	args->abi_version = MNM_ABI_VERSION;
-	args->caps = MNM_CAP_MIRROR | MNM_CAP_HUGE_PTE;
+	args->caps = MNM_CAP_MIRROR;
+	/* A 2 MiB device entry needs a 2 MiB fault batch. */
+	if (ctx->mirror.granule >= PMD_SIZE)
+		args->caps |= MNM_CAP_HUGE_PTE;
 	if (MNM_HAVE_DEVMEM)
 		args->caps |= MNM_CAP_MIGRATE | MNM_CAP_EXCLUSIVE;
 	args->page_size = PAGE_SIZE;

@@ -115,7 +115,8 @@ static int skel_commit(struct hmm_mirror *mirror,
 	hmm_mirror_assert_locked(mirror);
 	for (i = 0; i < n; i++) {
 		unsigned long pfn = batch->hmm_pfns[i];
-		u64 pte = batch->dma_addrs[i] | SKEL_PTE_VALID;	/* dma_dev set */
+		/* dma_addrs is there because we set a dma_dev. */
+		u64 pte = batch->dma_addrs[i] | SKEL_PTE_VALID;
 
 		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR) ||
 		    batch->dma_addrs[i] == DMA_MAPPING_ERROR)
@@ -150,13 +151,21 @@ static bool skel_copy_locked(struct skel_ctx *ctx, unsigned long addr,
 
 		if (!(pte & SKEL_PTE_VALID) || (write && !(pte & SKEL_PTE_WRITE)))
 			return false;
-		/* The bus: DMA address -> physical address -> the page. */
+		/*
+		 * The mock bus: DMA address -> physical address -> the page.
+		 * A real device just uses the address; do not copy this.
+		 */
 		page = pfn_to_page(PHYS_PFN(dma_to_phys(ctx->mirror.dma_dev,
 							pte & PAGE_MASK)));
 		vaddr = kmap_local_page(page);
 		if (write) {
 			memcpy(vaddr, buf, PAGE_SIZE);
-			folio_mark_dirty(page_folio(page));	/* as a CPU store */
+			/*
+			 * As a CPU store would.  No folio lock needed: the
+			 * page cannot be truncated while we hold the update
+			 * lock, since its unmap must invalidate us first.
+			 */
+			folio_mark_dirty(page_folio(page));
 		} else {
 			memcpy(buf, vaddr, PAGE_SIZE);
 		}
