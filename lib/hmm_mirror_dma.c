@@ -81,11 +81,16 @@ static void hmm_mirror_clear_bits(struct hmm_mirror_interval *iv,
  *
  * Called before the driver zaps, whatever it answers: a driver that
  * refuses a non-blockable invalidation may have cleared entries already.
+ * The span is widened to PMD alignment (within the block): a device entry
+ * as large as a CPU PMD mapping that the range covers only in part goes
+ * whole, and its other pages must not be called valid.
  */
 void hmm_mirror_mark_unmapped(struct hmm_mirror_interval *iv,
 			      unsigned long start, unsigned long end)
 {
 	lockdep_assert_held(&iv->mirror->update_lock);
+	start = max(ALIGN_DOWN(start, PMD_SIZE), iv->start);
+	end = min(ALIGN(end, PMD_SIZE), iv->end);
 	hmm_mirror_clear_bits(iv, hmm_mirror_iv_index(iv, start),
 			      hmm_mirror_iv_index(iv, end));
 }
@@ -132,10 +137,11 @@ static void hmm_mirror_dma_upgrade(struct hmm_mirror *mirror,
 	}
 	if (first == ULONG_MAX)
 		return;
+	hmm_mirror_mark_unmapped(iv, start + (first << PAGE_SHIFT),
+				 start + (last << PAGE_SHIFT));
 	WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL,
 					      start + (first << PAGE_SHIFT),
 					      start + (last << PAGE_SHIFT)));
-	hmm_mirror_clear_bits(iv, base + first, base + last);
 	for (i = first; i < last; i++) {
 		if (!hmm_mirror_batch_page(hmm_pfns, pages, i, &write) || !write ||
 		    iv->dma[base + i] == DMA_MAPPING_ERROR ||

@@ -426,7 +426,9 @@ EXPORT_SYMBOL_GPL(hmm_mirror_forget);
  * VM's mappings, a user request): calls ->invalidate with a NULL range for
  * each mirrored block of [start, end), one block per update-lock hold, then
  * unmaps the DMA addresses there and marks the pages not valid.  The
- * intervals stay; a later fault maps the pages again.
+ * intervals stay; a later fault maps the pages again.  It is not a barrier
+ * against a concurrent fault (which may map the range again at once) or
+ * removal (whose own zap follows).
  *
  * Context: process context; may sleep.
  */
@@ -435,6 +437,8 @@ void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
 {
 	unsigned long addr, next;
 
+	if (WARN_ON_ONCE(!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end)))
+		return;
 	for (addr = start; addr < end; addr = next) {
 		struct hmm_mirror_interval *iv;
 
@@ -445,15 +449,21 @@ void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
 		if (!iv)
 			continue;
 		hmm_mirror_update_lock(mirror);
+		/*
+		 * Under the update lock a linked or not yet killed interval
+		 * stays allocated (its removal needs the lock before it drops
+		 * the tree's reference): RCU only for the walk, since
+		 * ->invalidate may sleep.
+		 */
 		rcu_read_lock();
 		iv = hmm_mirror_interval_lookup(mirror, addr);
+		rcu_read_unlock();
 		if (iv && !iv->removed && !mirror->dead) {
 			hmm_mirror_mark_unmapped(iv, addr, next);
 			WARN_ON_ONCE(!mirror->ops->invalidate(mirror, NULL, addr,
 							      next));
 			hmm_mirror_dma_unmap(mirror, iv, addr, next);
 		}
-		rcu_read_unlock();
 		hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_DRIVER);
 		cond_resched();
 	}

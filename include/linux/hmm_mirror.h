@@ -125,10 +125,13 @@ struct hmm_mirror_migrate_result {
  *	in hmm_mirror_zap(), the pages of a batch whose read-only DMA
  *	mappings must become writable (inside a fault, right before
  *	->commit maps them again), everything ([0, ULONG_MAX)) right before
- *	->release.  Never called after ->release.  A device that wrote to a system page must have
- *	marked its folio dirty (folio_mark_dirty()) by the time the entry is
- *	zapped: hmm_range_fault() reports clean writable pages as writable,
- *	and reclaim discards clean pages (MADV_FREE, swap cache).
+ *	->release.  Never called after ->release.  A device that wrote to a
+ *	system page must have marked its folio dirty (folio_mark_dirty()) by
+ *	the time the entry is zapped: hmm_range_fault() reports clean
+ *	writable pages as writable, and reclaim discards clean pages
+ *	(MADV_FREE, swap cache).  A device may drop more than [start, end)
+ *	(a large entry partly covered); the layer treats the PMD-aligned
+ *	span around it as no longer valid (hmm_mirror_range_valid()).
  *	Returns true once the device can no longer reach the pages (its TLB
  *	invalidation complete).  Only for a non-blockable @range may it
  *	return false instead, when the pages may still be reachable (a TLB
@@ -174,7 +177,9 @@ struct hmm_mirror_migrate_result {
  *	Moving to the device, a source may have no page (an empty anonymous
  *	PTE or the zero page): zero-fill.  Moving to system memory, every
  *	source is a device-private page of @owner.  mmap_lock held for read,
- *	no other lock; may sleep and allocate.
+ *	no other lock; may sleep and allocate.  Its return value is only
+ *	informative: every page left without a destination, whatever the
+ *	return, is skipped and counted in skip_nomem.
  * @exclusive_commit: for hmm_mirror_make_exclusive(): map @npages pages at
  *	@start for exclusive (atomic) device access.  Update lock held, the
  *	notifier sequence checked; the pages are locked and referenced.
@@ -396,6 +401,7 @@ void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
 		    unsigned long end);
 
+/* With CONFIG_DEVICE_PRIVATE (lib/hmm_mirror_devmem.c): */
 vm_fault_t hmm_mirror_migrate_to_ram(struct vm_fault *vmf, void *owner,
 				     struct page *(*copy_out)(struct page *dpage,
 							      struct vm_area_struct *vma,

@@ -20,6 +20,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/swiotlb.h>
 #include <linux/seq_file.h>
 
 #include "mnm_drv.h"
@@ -131,11 +132,12 @@ static struct mnm_device *mnm_device_create(unsigned int index)
 	 * addresses back into physical ones, which it cannot do through an
 	 * IOMMU.
 	 */
-	dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
-	if (device_iommu_mapped(&pdev->dev)) {
+	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (!ret && (device_iommu_mapped(&pdev->dev) ||
+		     is_swiotlb_force_bounce(&pdev->dev)))
 		ret = -ENODEV;
+	if (ret)
 		goto err_devres;
-	}
 	mdev = devm_drm_dev_alloc(&pdev->dev, &mnm_driver, struct mnm_device,
 				  drm);
 	if (IS_ERR(mdev)) {
