@@ -204,10 +204,21 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 			 * between slices.)
 			 */
 			unsigned long slice_end = min(n, copied + mnm_copy_slice());
+			bool valid;
 
 			hmm_mirror_lock(&ctx->mirror);
+			/*
+			 * The layer's cheap check at "job submission", checked
+			 * against our own table: what it calls valid, the
+			 * device must map (writable, for a write).
+			 */
+			valid = hmm_mirror_range_valid(&ctx->mirror,
+						       addr + (copied << PAGE_SHIFT),
+						       addr + (slice_end << PAGE_SHIFT),
+						       write ? HMM_MIRROR_FAULT_WRITE : 0);
 			copied = mnm_copy_locked(ctx, addr, copied, slice_end, bounce,
 						 write);
+			WARN_ON_ONCE(valid && copied != slice_end);
 			hmm_mirror_unlock(&ctx->mirror);
 			if (fatal_signal_pending(current)) {
 				mnm_drain(ctx, addr, n, bounce, write);
