@@ -216,8 +216,9 @@ int hmm_mirror_dma_map(struct hmm_mirror *mirror,
  * @start: first address, inside @iv
  * @end: end address, inside @iv
  *
- * Unmaps the DMA addresses of the range and clears its mapped bits.  Never
- * sleeps.
+ * Unmaps the DMA addresses of the range.  The mapped bits are the
+ * caller's (hmm_mirror_mark_unmapped(), before the driver zaps; a removed
+ * interval or a dead mirror is never valid anyway).  Never sleeps.
  */
 void hmm_mirror_dma_unmap(struct hmm_mirror *mirror,
 			  struct hmm_mirror_interval *iv, unsigned long start,
@@ -227,7 +228,6 @@ void hmm_mirror_dma_unmap(struct hmm_mirror *mirror,
 	unsigned long last = hmm_mirror_iv_index(iv, end), unmapped = 0;
 
 	lockdep_assert_held(&mirror->update_lock);
-	hmm_mirror_clear_bits(iv, first, last);
 	if (!iv->dma)
 		return;
 	for (i = first; i < last; i++) {

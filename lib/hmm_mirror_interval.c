@@ -168,9 +168,11 @@ hmm_mirror_interval_find(struct hmm_mirror *mirror, unsigned long addr)
 }
 
 /*
- * Under RCU: the linked interval containing @addr, or NULL, with no torn
- * miss: retried until no tree write ran meanwhile (writers hold preemption
- * off, so this never waits long).  Usable under the update lock.
+ * Under RCU: the linked interval containing @addr, or NULL.  rb-tree
+ * rotations may make a concurrent walk miss a node (never loop, see
+ * lib/rbtree.c), so the walk is retried until no tree write ran meanwhile
+ * (writers hold preemption off, so this never waits long).  Usable under
+ * the update lock.
  */
 struct hmm_mirror_interval *
 hmm_mirror_interval_lookup(struct hmm_mirror *mirror, unsigned long addr)
@@ -185,31 +187,16 @@ hmm_mirror_interval_lookup(struct hmm_mirror *mirror, unsigned long addr)
 	return iv;
 }
 
-/*
- * Lockless lookup.  rb-tree rotations may make a concurrent walk miss a node
- * (never loop, see lib/rbtree.c), so a hit is good once referenced, and a
- * miss only if the tree did not change meanwhile.
- */
+/* Lockless lookup, and a reference: the last put waits for RCU. */
 static struct hmm_mirror_interval *
 hmm_mirror_interval_get_rcu(struct hmm_mirror *mirror, unsigned long addr)
 {
 	struct hmm_mirror_interval *iv;
-	unsigned int seq;
-	int tries = 3;
 
 	rcu_read_lock();
-	do {
-		seq = raw_read_seqcount(&mirror->tree_seq);
-		if (seq & 1)
-			continue;
-		iv = hmm_mirror_interval_find(mirror, addr);
-		if (iv && refcount_inc_not_zero(&iv->ref))
-			goto out;
-		if (!read_seqcount_retry(&mirror->tree_seq, seq))
-			break;
-	} while (--tries);
-	iv = NULL;
-out:
+	iv = hmm_mirror_interval_lookup(mirror, addr);
+	if (iv && !refcount_inc_not_zero(&iv->ref))
+		iv = NULL;
 	rcu_read_unlock();
 	return iv;
 }
