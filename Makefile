@@ -25,11 +25,11 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 LIBSRC := userspace/libmnmirror
 LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/mnmirror.h
-SOLIB := $(B)/lib/libmnmirror.so.1.0.0
+SOLIB := $(B)/lib/libmnmirror.so.1.1.0
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
 TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/mnm-pressure-tests \
-	$(B)/tests/mnm-api-tests \
+	$(B)/tests/mnm-api-tests $(B)/tests/mnm-runtime-tests \
 	$(B)/tests/lib-integration $(B)/tests/lib-unit $(B)/tests/mnm-fuzz
 UPSTREAM := $(B)/upstream/hmm-tests
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
@@ -59,7 +59,7 @@ $(B)/lib/libmnmirror.o: $(LIBOBJ_DEPS)
 $(SOLIB): $(B)/lib/libmnmirror.pic.o $(LIBSRC)/libmnmirror.map
 	$(CC) -shared -Wl,-soname,libmnmirror.so.1 -Wl,--version-script=$(LIBSRC)/libmnmirror.map \
 		-o $@ $< -ldrm
-	ln -sf libmnmirror.so.1.0.0 $(B)/lib/libmnmirror.so.1
+	ln -sf libmnmirror.so.1.1.0 $(B)/lib/libmnmirror.so.1
 	ln -sf libmnmirror.so.1 $(B)/lib/libmnmirror.so
 $(STLIB): $(B)/lib/libmnmirror.o
 	rm -f $@ && ar rcs $@ $<
@@ -83,7 +83,7 @@ install: $(LIBS) $(B)/bin/mnmctl
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libmnmirror.so.1.0.0 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so.1
+	ln -sf libmnmirror.so.1.1.0 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so.1
 	ln -sf libmnmirror.so.1 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
 	sed 's|@PREFIX@|$(PREFIX)|' $(LIBSRC)/libmnmirror.pc.in \
@@ -110,6 +110,11 @@ $(B)/tests/mnm-api-tests: tests/hmm-tests/mnm-api-tests.c tests/hmm-tests/mnm_pa
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+$(B)/tests/mnm-runtime-tests: tests/hmm-tests/mnm-runtime-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
+		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
 $(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)

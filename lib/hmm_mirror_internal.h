@@ -165,4 +165,7 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			   unsigned int flags, void *arg, unsigned long *pfns,
 			   unsigned long deadline);
 
+/* hmm_mirror_attr.c */
+void hmm_mirror_attrs_fini(struct hmm_mirror *mirror);
+
 #endif /* _HMM_MIRROR_INTERNAL_H */

@@ -600,6 +600,7 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 
 	debugfs_remove(mirror->debugfs);
 	hmm_mirror_intervals_fini(mirror);
+	hmm_mirror_attrs_fini(mirror);
 	mmu_notifier_put(&mmm->mn);
 	mirror->mmm = NULL;
 }

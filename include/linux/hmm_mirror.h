@@ -23,6 +23,7 @@
 
 struct dentry;
 struct hmm_mirror;
+struct hmm_mirror_attrs;
 struct hmm_mirror_mm;
 
 /*
@@ -350,6 +351,7 @@ struct hmm_mirror {
 	seqcount_t tree_seq;		/* lockless readers of @intervals */
 	struct rb_root intervals;
 	struct work_struct gc_work;	/* removes intervals of unmapped blocks */
+	struct hmm_mirror_attrs *attrs;	/* range attributes, made on first use */
 	struct dentry *debugfs;
 };
 
@@ -400,6 +402,10 @@ void hmm_mirror_forget(struct hmm_mirror *mirror, unsigned long start,
 		       unsigned long end);
 void hmm_mirror_zap(struct hmm_mirror *mirror, unsigned long start,
 		    unsigned long end);
+int hmm_mirror_set_attr(struct hmm_mirror *mirror, unsigned long start,
+			unsigned long end, unsigned long value);
+unsigned long hmm_mirror_get_attr(struct hmm_mirror *mirror, unsigned long addr,
+				  unsigned long *end);
 
 /* With CONFIG_DEVICE_PRIVATE (lib/hmm_mirror_devmem.c): */
 vm_fault_t hmm_mirror_migrate_to_ram(struct vm_fault *vmf, void *owner,

@@ -4,9 +4,12 @@
  *
  * Rules that hold for every ioctl:
  *  - Every argument struct starts with __u32 size, which userspace sets to
- *    sizeof() the struct it was compiled with.  This is ABI version 1: the
- *    kernel accepts exactly the v1 sizes and fails anything else with -EINVAL.
- *    A later version grows a struct at its end and accepts the older sizes.
+ *    sizeof() the struct it was compiled with.  The kernel accepts the sizes
+ *    of its version and fails anything else with -EINVAL.  A later version
+ *    grows a struct at its end and accepts the older sizes.  Versions:
+ *    1, the first; 2, STATS' layer fields; 3, PREFETCH, ADVISE (with
+ *    MNM_CAP_PREFETCH and MNM_CAP_ADVISE), and READ/WRITE refuse a user
+ *    buffer that overlaps the mirrored range.
  *  - flags bits that are not defined, and every reserved/pad field, must be
  *    zero on input (-EINVAL otherwise); output fields are ignored on input.
  *  - Addresses are user virtual addresses of the calling process; they must be
@@ -32,7 +35,7 @@
 extern "C" {
 #endif
 
-#define MNM_ABI_VERSION		1
+#define MNM_ABI_VERSION		3
 #define MNM_MAX_PAGES		(1ULL << 20)	/* 4 GiB of 4 KiB pages per call */
 #define MNM_VA_BITS		48	/* the device addresses [0, 2^48) */
 
@@ -41,6 +44,8 @@ extern "C" {
 #define MNM_CAP_HUGE_PTE	(1ULL << 1)	/* 2 MiB device page-table entries */
 #define MNM_CAP_MIGRATE		(1ULL << 2)	/* device-private memory, MIGRATE */
 #define MNM_CAP_EXCLUSIVE	(1ULL << 3)	/* EXCLUSIVE, CHECK_EXCLUSIVE */
+#define MNM_CAP_PREFETCH	(1ULL << 4)	/* PREFETCH (v3) */
+#define MNM_CAP_ADVISE		(1ULL << 5)	/* ADVISE (v3) */
 
 struct drm_mnm_info {
 	__u32 size;
@@ -54,7 +59,9 @@ struct drm_mnm_info {
 
 /*
  * READ / WRITE: the device copies npages pages between the mirrored range at
- * addr and the user buffer at ptr, through its own page table.  Missing or
+ * addr and the user buffer at ptr, through its own page table.  The two
+ * ranges must not overlap (-EINVAL): the device copies straight into (out
+ * of) the buffer's pages, with no copy in between.  Missing or
  * read-only device entries are faulted in through the mirror layer (a write
  * needs a writable CPU mapping: a read-only one fails with -EPERM; an unmapped
  * address fails with -EFAULT).  On success cpages == npages; faults counts
@@ -201,6 +208,81 @@ struct drm_mnm_exclusive {
 	__u64 reserved[2];	/* must be zero */
 };
 
+/*
+ * PREFETCH: make [addr, addr + npages pages) resident for the device without
+ * copying anything to userspace: map it into the device page table
+ * (writable with MNM_PREFETCH_WRITE, which breaks copy-on-write sharing as a
+ * CPU write would), after migrating it when location asks:
+ *  - 0: map the pages where they are (another device's pages come back
+ *    to system memory, as on a CPU access);
+ *  - MNM_MIGRATE_TO_DEVICE: into this device's memory first (needs
+ *    MNM_CAP_MIGRATE, -EOPNOTSUPP otherwise); pages that cannot move are
+ *    mapped where they are;
+ *  - MNM_MIGRATE_TO_SYSTEM: out of device memory first.
+ * Holes do not fail the call; every page is accounted for:
+ *    mapped + skip_access + skip_fault + skip_raced == npages, and, when
+ *    location is not 0, migrated + mskip_* == npages.
+ * mapped counts the pages the device maps (writable, with
+ * MNM_PREFETCH_WRITE) when the call returns.  Errors: those of READ (-EINTR,
+ * -ENOMEM, -EBUSY, -ESRCH); the counts then cover the part done.
+ */
+#define MNM_PREFETCH_WRITE	(1U << 0)
+
+struct drm_mnm_prefetch {
+	__u32 size;
+	__u32 flags;		/* MNM_PREFETCH_* */
+	__u64 addr;
+	__u64 npages;
+	__u32 location;		/* 0 or MNM_MIGRATE_TO_* */
+	__u32 pad;		/* must be zero */
+	__u64 mapped;		/* out: pages the device maps now */
+	__u64 skip_access;	/* out: no VMA, or it forbids the access */
+	__u64 skip_fault;	/* out: the CPU fault failed (SIGBUS, ...) */
+	__u64 skip_raced;	/* out: unmapped again before the call ended */
+	__u64 migrated;		/* out: pages moved to the location */
+	__u64 mskip_vma;	/* out: not moved: as in MIGRATE's skip_* */
+	__u64 mskip_busy;
+	__u64 mskip_refused;
+	__u64 mskip_nomem;
+	__u64 mskip_other;
+	__u64 reserved[2];	/* must be zero */
+};
+
+/*
+ * ADVISE: placement advice for [addr, addr + npages pages) of this file's
+ * mirror: a preferred location and whether the range is read-mostly.  The
+ * device honours it:
+ *  - a device access that faults a page preferring the device
+ *    (MNM_MIGRATE_TO_DEVICE) migrates it there first, unless the range is
+ *    read-mostly;
+ *  - eviction from device memory takes read-mostly pages and pages that
+ *    prefer system memory first, pages that prefer the device last (as
+ *    advised when the page moved in);
+ *  - read-mostly pages are never migrated by a device fault: the device maps
+ *    them where they are, and CPU and device both read without faults.
+ * PREFETCH and MIGRATE do what they are told, whatever the advice.  New
+ * advice replaces the old where they overlap; location 0 with no attrs
+ * clears it.  The range must be mapped (-ENOMEM otherwise, as madvise()),
+ * and the advice goes away where the CPU unmaps it (munmap, the source of
+ * mremap, mmap over it); MADV_DONTNEED, mprotect and migrations keep it.
+ * Preferring the device needs MNM_CAP_MIGRATE (-EOPNOTSUPP).
+ * With MNM_ADVISE_QUERY nothing changes: location and attrs must be zero
+ * on input and are set to the advice at addr, and npages to how many pages
+ * from addr (at most the npages given) have that same advice.
+ */
+#define MNM_ADVISE_QUERY	(1U << 0)	/* flags */
+#define MNM_ADVISE_READ_MOSTLY	(1U << 0)	/* attrs */
+
+struct drm_mnm_advise {
+	__u32 size;
+	__u32 flags;		/* MNM_ADVISE_QUERY */
+	__u64 addr;
+	__u64 npages;		/* in; out with MNM_ADVISE_QUERY */
+	__u32 location;		/* 0 (none) or MNM_MIGRATE_TO_* (preferred) */
+	__u32 attrs;		/* MNM_ADVISE_READ_MOSTLY */
+	__u64 reserved[2];	/* must be zero */
+};
+
 #define DRM_MNM_GET_INFO	0x00
 #define DRM_MNM_READ		0x01
 #define DRM_MNM_WRITE		0x02
@@ -210,6 +292,8 @@ struct drm_mnm_exclusive {
 #define DRM_MNM_MIGRATE		0x06
 #define DRM_MNM_EXCLUSIVE	0x07
 #define DRM_MNM_CHECK_EXCLUSIVE	0x08
+#define DRM_MNM_PREFETCH	0x09
+#define DRM_MNM_ADVISE		0x0a
 
 #define DRM_IOCTL_MNM_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_GET_INFO, struct drm_mnm_info)
@@ -230,6 +314,10 @@ struct drm_mnm_exclusive {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_EXCLUSIVE, struct drm_mnm_exclusive)
 #define DRM_IOCTL_MNM_CHECK_EXCLUSIVE \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_CHECK_EXCLUSIVE, struct drm_mnm_exclusive)
+#define DRM_IOCTL_MNM_PREFETCH \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_PREFETCH, struct drm_mnm_prefetch)
+#define DRM_IOCTL_MNM_ADVISE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_MNM_ADVISE, struct drm_mnm_advise)
 
 #if defined(__cplusplus)
 }

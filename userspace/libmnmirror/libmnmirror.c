@@ -350,6 +350,82 @@ MNM_PUBLIC int mnm_migrate(struct mnm_device *dev, const void *addr,
 	return ret;
 }
 
+MNM_PUBLIC int mnm_prefetch(struct mnm_device *dev, const void *addr,
+			    size_t npages, int location, unsigned int flags,
+			    struct mnm_prefetch_result *res)
+{
+	struct drm_mnm_prefetch p = {
+		.size = sizeof(p),
+		.flags = flags,
+		.addr = (uintptr_t)addr,
+		.npages = npages,
+		.location = (uint32_t)location,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	if (location && location != MNM_TO_DEVICE && location != MNM_TO_SYSTEM)
+		return -EINVAL;
+	ret = xioctl(dev->fd, DRM_IOCTL_MNM_PREFETCH, &p);
+	if (res) {
+		res->mapped = p.mapped;
+		res->skip_access = p.skip_access;
+		res->skip_fault = p.skip_fault;
+		res->skip_raced = p.skip_raced;
+		res->migrate.migrated = p.migrated;
+		res->migrate.skip_vma = p.mskip_vma;
+		res->migrate.skip_busy = p.mskip_busy;
+		res->migrate.skip_refused = p.mskip_refused;
+		res->migrate.skip_nomem = p.mskip_nomem;
+		res->migrate.skip_other = p.mskip_other;
+	}
+	return ret;
+}
+
+MNM_PUBLIC int mnm_advise(struct mnm_device *dev, const void *addr,
+			  size_t npages, int location, unsigned int attrs)
+{
+	struct drm_mnm_advise a = {
+		.size = sizeof(a),
+		.addr = (uintptr_t)addr,
+		.npages = npages,
+		.location = (uint32_t)location,
+		.attrs = attrs,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	return xioctl(dev->fd, DRM_IOCTL_MNM_ADVISE, &a);
+}
+
+MNM_PUBLIC int mnm_advice(struct mnm_device *dev, const void *addr,
+			  size_t npages, int *location, unsigned int *attrs,
+			  size_t *same_pages)
+{
+	struct drm_mnm_advise a = {
+		.size = sizeof(a),
+		.flags = MNM_ADVISE_QUERY,
+		.addr = (uintptr_t)addr,
+		.npages = npages,
+	};
+	int ret = check_range(dev, addr, npages);
+
+	if (ret)
+		return ret;
+	ret = xioctl(dev->fd, DRM_IOCTL_MNM_ADVISE, &a);
+	if (ret)
+		return ret;
+	if (location)
+		*location = (int)a.location;
+	if (attrs)
+		*attrs = a.attrs;
+	if (same_pages)
+		*same_pages = a.npages;
+	return 0;
+}
+
 static int exclusive(struct mnm_device *dev, unsigned long req, const void *addr,
 		     size_t npages, uint64_t *out)
 {

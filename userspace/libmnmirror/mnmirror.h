@@ -20,13 +20,15 @@ extern "C" {
 #endif
 
 #define MNM_LIB_VERSION_MAJOR	1
-#define MNM_LIB_VERSION_MINOR	0
+#define MNM_LIB_VERSION_MINOR	1
 
 /* Capability bits (struct mnm_info.caps), the kernel's MNM_CAP_* values. */
 #define MNM_CAP_MIRROR		(1ULL << 0)
 #define MNM_CAP_HUGE_PTE	(1ULL << 1)
 #define MNM_CAP_MIGRATE		(1ULL << 2)
 #define MNM_CAP_EXCLUSIVE	(1ULL << 3)
+#define MNM_CAP_PREFETCH	(1ULL << 4)
+#define MNM_CAP_ADVISE		(1ULL << 5)
 
 struct mnm_device;
 
@@ -102,6 +104,37 @@ struct mnm_migrate_result {
 
 int mnm_migrate(struct mnm_device *dev, const void *addr, size_t npages,
 		enum mnm_direction dir, struct mnm_migrate_result *res);
+/*
+ * Prefetch: make a range resident for the device and map it, with no copy to
+ * userspace; first migrate it to @location (0: leave pages where they are).
+ * Holes are not errors: every page is counted in the result.
+ */
+#define MNM_PREFETCH_WRITE	(1U << 0)	/* map writable (breaks COW) */
+
+struct mnm_prefetch_result {
+	uint64_t mapped;	/* pages the device maps now */
+	uint64_t skip_access;	/* no VMA, or it forbids the access */
+	uint64_t skip_fault;	/* the CPU fault failed (SIGBUS, ...) */
+	uint64_t skip_raced;	/* unmapped again before the call ended */
+	struct mnm_migrate_result migrate;	/* zero when @location is 0 */
+};
+
+int mnm_prefetch(struct mnm_device *dev, const void *addr, size_t npages,
+		 int location, unsigned int flags,
+		 struct mnm_prefetch_result *res);
+/*
+ * Placement advice for a mapped range: a preferred location (0 for none,
+ * MNM_TO_DEVICE or MNM_TO_SYSTEM) and attributes.  Device faults and
+ * eviction follow it; it goes away where the range is unmapped.  Location 0
+ * with no attributes clears it.
+ */
+#define MNM_ADVISE_READ_MOSTLY	(1U << 0)	/* never migrated by device faults */
+
+int mnm_advise(struct mnm_device *dev, const void *addr, size_t npages,
+	       int location, unsigned int attrs);
+/* The advice at @addr, and how many pages from it (up to @npages) share it. */
+int mnm_advice(struct mnm_device *dev, const void *addr, size_t npages,
+	       int *location, unsigned int *attrs, size_t *same_pages);
 int mnm_exclusive(struct mnm_device *dev, const void *addr, size_t npages);
 int mnm_check_exclusive(struct mnm_device *dev, const void *addr,
 			size_t npages, uint64_t *exclusive_pages);

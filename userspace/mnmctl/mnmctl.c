@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * mnmctl: list mnmirror devices, show their info and counters, snapshot a
- * demo buffer, and walk through what mirroring does (mnmctl demo, which
+ * demo buffer, prefetch one, and walk through what mirroring does (mnmctl demo, which
  * `make demo` runs).  Built on libmnmirror.
  */
 #define _GNU_SOURCE
@@ -148,6 +148,61 @@ static int cmd_snapshot(unsigned int index)
 	return 0;
 }
 
+static void print_prefetch(const char *what, int ret,
+			   const struct mnm_prefetch_result *r)
+{
+	printf("    %-22s %s: %llu mapped; skipped %llu (no access), %llu (fault), %llu (raced)",
+	       what, mnm_strerror(ret), (unsigned long long)r->mapped,
+	       (unsigned long long)r->skip_access, (unsigned long long)r->skip_fault,
+	       (unsigned long long)r->skip_raced);
+	if (r->migrate.migrated || r->migrate.skip_other || r->migrate.skip_vma)
+		printf("; %llu migrated", (unsigned long long)r->migrate.migrated);
+	printf("\n");
+}
+
+/*
+ * PREFETCH on a buffer of this process: 16 pages, 12 of them written, 2 of
+ * them PROT_NONE; in place, writable, then into device memory and back.
+ */
+static int cmd_prefetch(unsigned int index)
+{
+	struct mnm_device *dev = open_or_die(index);
+	const size_t npages = 16;
+	struct mnm_prefetch_result r;
+	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret;
+
+	if (p == MAP_FAILED)
+		return 1;
+	if (!mnm_has_cap(dev, MNM_CAP_PREFETCH)) {
+		fprintf(stderr, "mnmctl: device %u has no PREFETCH\n", index);
+		return 1;
+	}
+	madvise(p, npages * PS, MADV_NOHUGEPAGE);
+	memset(p, 1, 12 * PS);
+	mprotect(p + 12 * PS, 2 * PS, PROT_NONE);
+	printf("pages 0-11 written, 12-13 PROT_NONE, 14-15 untouched\n");
+	show_maps(dev, p, npages, "before:");
+	ret = mnm_prefetch(dev, p, npages, 0, 0, &r);
+	print_prefetch("prefetch (read):", ret, &r);
+	show_maps(dev, p, npages, "after it:");
+	ret = mnm_prefetch(dev, p, npages, 0, MNM_PREFETCH_WRITE, &r);
+	print_prefetch("prefetch (write):", ret, &r);
+	show_maps(dev, p, npages, "after it:");
+	if (mnm_has_cap(dev, MNM_CAP_MIGRATE)) {
+		ret = mnm_prefetch(dev, p, 12, MNM_TO_DEVICE, 0, &r);
+		print_prefetch("prefetch to device:", ret, &r);
+		show_maps(dev, p, npages, "after it:");
+		ret = mnm_prefetch(dev, p, 12, MNM_TO_SYSTEM, 0, &r);
+		print_prefetch("prefetch to system:", ret, &r);
+		show_maps(dev, p, npages, "after it:");
+	}
+	munmap(p, npages * PS);
+	mnm_close(dev);
+	return 0;
+}
+
 static int demo(void)
 {
 	struct mnm_device *dev = open_or_die(0);
@@ -251,8 +306,10 @@ int main(int argc, char **argv)
 		return cmd_stats(index);
 	if (!strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(index);
+	if (!strcmp(argv[1], "prefetch"))
+		return cmd_prefetch(index);
 	if (!strcmp(argv[1], "demo"))
 		return demo();
-	fprintf(stderr, "usage: mnmctl [list | info [N] | stats [N] | snapshot [N] | demo]\n");
+	fprintf(stderr, "usage: mnmctl [list | info [N] | stats [N] | snapshot [N] | prefetch [N] | demo]\n");
 	return 2;
 }

@@ -14,6 +14,7 @@
  * data through the device without faulting (-ENOENT if a page did not move),
  * snapshots report pages of other devices as NONE, CHECK_EXCLUSIVE returns
  * -EPERM while a grant remains, RELEASE evicts the device's whole memory.
+ * FLAGS (Linux 6.19) takes HMM_DMIRROR_FLAG_FAIL_ALLOC.
  *
  * Locking: none of its own; mnm_compat_init/exit run at module init/exit.
  */
@@ -24,6 +25,16 @@
 #include <linux/uaccess.h>
 #include <uapi/mnmirror.h>
 #include <lib/test_hmm_uapi.h>
+
+/*
+ * Linux 6.19's test_hmm ABI, absent from older headers: per-file flags in
+ * cmd.npages; FAIL_ALLOC makes the next device 2 MiB allocation fail once,
+ * so that the migration falls back to single pages.
+ */
+#ifndef HMM_DMIRROR_FLAGS
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+#endif
 
 #include "mnm_drv.h"
 
@@ -126,6 +137,13 @@ static long mnm_compat_ioctl(struct file *filp, unsigned int command,
 		return -EFAULT;
 	if (current->mm != hmm_mirror_mm(&ctx->mirror))
 		return -EPERM;
+	if (command == HMM_DMIRROR_FLAGS) {
+		if (cmd.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC)
+			return -EINVAL;
+		assign_bit(MNM_CTX_FAIL_LARGE, &ctx->flags,
+			   cmd.npages & HMM_DMIRROR_FLAG_FAIL_ALLOC);
+		return 0;
+	}
 	ret = mnm_check_range(cmd.addr, cmd.npages);
 	if (ret)
 		return ret;

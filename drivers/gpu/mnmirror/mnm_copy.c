@@ -73,13 +73,47 @@ static struct page *mnm_page_of_pte(struct mnm_ctx *ctx, u64 pte)
 }
 
 /*
- * Copy between the bounce buffer and pages [first, n) of addr through the
- * device page table.  Returns the index of the first page the device cannot
- * access (n when all could).  Called with the update lock held.
+ * The user buffer of a chunk: its pinned pages, and where in the first one
+ * it starts (a buffer need not be page aligned: then device page i spans
+ * the end of pages[i] and the start of pages[i + 1]).
+ */
+struct mnm_ubuf {
+	struct page **pages;
+	unsigned int off;
+};
+
+/* Copy one page between device memory at @dev and page @i of the buffer. */
+static void mnm_copy_user_page(void *dev, const struct mnm_ubuf *ub,
+			       unsigned long i, bool to_user)
+{
+	unsigned int head = PAGE_SIZE - ub->off;
+	char *u0 = kmap_local_page(ub->pages[i]);
+
+	if (to_user)
+		memcpy(u0 + ub->off, dev, head);
+	else
+		memcpy(dev, u0 + ub->off, head);
+	if (ub->off) {
+		char *u1 = kmap_local_page(ub->pages[i + 1]);
+
+		if (to_user)
+			memcpy(u1, dev + head, ub->off);
+		else
+			memcpy(dev + head, u1, ub->off);
+		kunmap_local(u1);
+	}
+	kunmap_local(u0);
+}
+
+/*
+ * Copy between the user buffer @ub (page 0 of the chunk first) and pages
+ * [first, n) of addr through the device page table.  Returns the index of
+ * the first page the device cannot access (n when all could).  Called with
+ * the update lock held.
  */
 static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 				     unsigned long first, unsigned long n,
-				     char *bounce, bool write)
+				     const struct mnm_ubuf *ub, bool write)
 {
 	unsigned long i;
 
@@ -99,8 +133,8 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 		} else {
 			vaddr = kmap_local_page(page);
 		}
+		mnm_copy_user_page(vaddr, ub, i, !write);
 		if (write) {
-			memcpy(vaddr, bounce + (i << PAGE_SHIFT), PAGE_SIZE);
 			/*
 			 * Like a CPU store: reclaim must not drop the page as
 			 * clean (MADV_FREE, swap cache).  The entry's notifier
@@ -108,8 +142,6 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
 			 */
 			if (!(pte & MNM_PTE_DEVICE))
 				folio_mark_dirty(page_folio(page));
-		} else {
-			memcpy(bounce + (i << PAGE_SHIFT), vaddr, PAGE_SIZE);
 		}
 		if (!(pte & MNM_PTE_DEVICE))
 			kunmap_local(vaddr);
@@ -126,7 +158,7 @@ static unsigned long mnm_copy_locked(struct mnm_ctx *ctx, unsigned long addr,
  * with its device busy while the OOM reaper unmaps its memory.
  */
 static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
-		      char *bounce, bool write)
+		      const struct mnm_ubuf *ub, bool write)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(mnm_debug_drain_ms());
 	unsigned long first = 0;
@@ -135,11 +167,97 @@ static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
 		unsigned long slice_end = min(n, first + mnm_copy_slice());
 
 		hmm_mirror_lock(&ctx->mirror);
-		mnm_copy_locked(ctx, addr, first, slice_end, bounce, write);
+		mnm_copy_locked(ctx, addr, first, slice_end, ub, write);
 		hmm_mirror_unlock(&ctx->mirror);
 		first = slice_end == n ? 0 : slice_end;
 		cond_resched();
 	}
+}
+
+/*
+ * Copy one chunk (at most MNM_COPY_PAGES pages, all pinned) between the
+ * device's view of addr and the user pages, faulting what the device
+ * misses.  *copied says how far it got.  Returns 0, the number of device
+ * faults taken (positive), or a negative errno.
+ */
+static long mnm_copy_chunk(struct mnm_ctx *ctx, unsigned long addr,
+			   unsigned long n, unsigned long fault_end,
+			   const struct mnm_ubuf *ub, bool write, bool nofault,
+			   unsigned long *copied, unsigned long *calls)
+{
+	bool placed = false;
+	long faults = 0;
+	int attempts = 0;
+	int ret;
+
+	*copied = 0;
+	for (;;) {
+		/*
+		 * At most copy_slice pages per hold, so that an invalidation
+		 * waiting on the lock waits for one slice, not a whole batch.
+		 * (The OOM reaper's trylock is let in by the layer's gate, not
+		 * by the short window between slices.)
+		 */
+		unsigned long slice_end = min(n, *copied + mnm_copy_slice());
+		bool valid;
+
+		hmm_mirror_lock(&ctx->mirror);
+		/*
+		 * The layer's cheap check at "job submission", checked against
+		 * our own table: what it calls valid, the device must map
+		 * (writable, for a write).
+		 */
+		valid = hmm_mirror_range_valid(&ctx->mirror,
+					       addr + (*copied << PAGE_SHIFT),
+					       addr + (slice_end << PAGE_SHIFT),
+					       write ? HMM_MIRROR_FAULT_WRITE : 0);
+		*copied = mnm_copy_locked(ctx, addr, *copied, slice_end, ub,
+					  write);
+		WARN_ON_ONCE(valid && *copied != slice_end);
+		hmm_mirror_unlock(&ctx->mirror);
+		if (fatal_signal_pending(current))
+			goto killed;
+		if (*copied == n)
+			return faults;
+		if (*copied == slice_end) {
+			cond_resched();
+			continue;
+		}
+		if (nofault)
+			return -ENOENT;
+		if (++attempts > MNM_COPY_ATTEMPTS)
+			return -EBUSY;
+		/* Advised to live in device memory: moved there first, once. */
+		if (!placed) {
+			placed = true;
+			if (mnm_ctx_place(ctx, addr + (*copied << PAGE_SHIFT),
+					  fault_end))
+				continue;
+		}
+		/*
+		 * The device faults what it misses, and what follows up to
+		 * fault_end in the same call, so later chunks find their
+		 * entries.
+		 */
+		ret = hmm_mirror_fault(&ctx->mirror, addr + (*copied << PAGE_SHIFT),
+				       fault_end, write ? HMM_MIRROR_FAULT_WRITE : 0,
+				       ctx);
+		/*
+		 * Killed while faulting, whatever the fault said (a dying
+		 * task's fault may also fail for want of memory): drain like
+		 * the copy loop.
+		 */
+		if (ret < 0 && fatal_signal_pending(current))
+			goto killed;
+		if (ret < 0)
+			return ret;
+		faults += ret;
+		if (calls)
+			(*calls)++;
+	}
+killed:
+	mnm_drain(ctx, addr, n, ub, write);
+	return -EINTR;
 }
 
 /**
@@ -152,134 +270,85 @@ static void mnm_drain(struct mnm_ctx *ctx, unsigned long addr, unsigned long n,
  *	migrations and exclusive grants)
  * @calls: out, optional: hmm_mirror_fault() calls made
  *
+ * Copies once: each chunk of the user buffer is pinned (pin_user_pages_fast(),
+ * writable for a read) and the device copies page to page between it and
+ * what its page table maps, under the update lock, copy_slice pages per
+ * hold.  The buffer must not overlap the mirrored range (-EINVAL): the copy
+ * would depend on its order.
+ *
  * Return: 0 or a negative errno (-EINTR when the process was killed);
  * @args->cpages tells how far it got: after a failed write, the device wrote
  * exactly the first cpages pages (the copy goes in address order and stops
  * at the first page it does not map), except when a killed process's
- * drain wrote on.  A failed read returns whole chunks only.
+ * drain wrote on.  A failed read counts whole chunks only (the buffer past
+ * them may have been written).
  */
 int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	       bool nofault, unsigned long *calls)
 {
-	char __user *uptr = u64_to_user_ptr(args->ptr);
-	unsigned long done = 0, copied = 0;
-	char *bounce;
-	int ret;
+	unsigned long len, done = 0, copied = 0;
+	struct mnm_ubuf ub;
+	long ret = 0;
 
 	ret = mnm_check_range(args->addr, args->npages);
 	if (ret)
 		return ret;
-	if (!uptr || !access_ok(uptr, args->npages << PAGE_SHIFT))
+	len = args->npages << PAGE_SHIFT;
+	if (!args->ptr || !access_ok(u64_to_user_ptr(args->ptr), len))
 		return -EFAULT;
+	if (args->ptr < args->addr + len && args->addr < args->ptr + len)
+		return -EINVAL;
 	args->cpages = 0;
 	args->faults = 0;
 
 	/*
-	 * Not charged to the memory cgroup: it lives for this call only
-	 * (like test_hmm's), and a process at its limit must still be able
-	 * to drain its device work when it is killed.
+	 * Not charged to the memory cgroup: it lives for this call only, and
+	 * a process at its limit must still be able to drain its device work
+	 * when it is killed.  One more page for an unaligned buffer.
 	 */
-	bounce = kvmalloc(min_t(u64, args->npages, MNM_COPY_PAGES) << PAGE_SHIFT,
-			  GFP_KERNEL);
-	if (!bounce)
+	ub.off = offset_in_page(args->ptr);
+	ub.pages = kmalloc_array(MNM_COPY_PAGES + 1, sizeof(*ub.pages),
+				 GFP_KERNEL);
+	if (!ub.pages)
 		return -ENOMEM;
 
 	while (done < args->npages) {
 		unsigned long n = min_t(u64, args->npages - done, MNM_COPY_PAGES);
 		unsigned long addr = args->addr + (done << PAGE_SHIFT);
-		int attempts = 0;
+		unsigned long fault_end = args->addr +
+			(min_t(u64, args->npages, done + max_t(u64, n, MNM_FAULT_AHEAD))
+			 << PAGE_SHIFT);
+		unsigned int extra = ub.off ? 1 : 0;
+		int pinned;
 
-		copied = 0;
-		if (write && copy_from_user(bounce, uptr + (done << PAGE_SHIFT),
-					    n << PAGE_SHIFT)) {
-			ret = -EFAULT;
+		/*
+		 * A short pin copies what it covers; the next round fails at
+		 * the page it could not pin.
+		 */
+		pinned = pin_user_pages_fast(args->ptr + (done << PAGE_SHIFT),
+					     n + extra, write ? 0 : FOLL_WRITE,
+					     ub.pages);
+		if (pinned <= (int)extra) {
+			if (pinned > 0)
+				unpin_user_pages(ub.pages, pinned);
+			ret = pinned < 0 ? pinned : -EFAULT;
+			copied = 0;
 			break;
 		}
-		for (;;) {
-			/*
-			 * At most copy_slice pages per hold, so that an
-			 * invalidation waiting on the lock waits for one slice,
-			 * not a whole batch.  (The OOM reaper's trylock is let
-			 * in by the layer's gate, not by the short window
-			 * between slices.)
-			 */
-			unsigned long slice_end = min(n, copied + mnm_copy_slice());
-			bool valid;
-
-			hmm_mirror_lock(&ctx->mirror);
-			/*
-			 * The layer's cheap check at "job submission", checked
-			 * against our own table: what it calls valid, the
-			 * device must map (writable, for a write).
-			 */
-			valid = hmm_mirror_range_valid(&ctx->mirror,
-						       addr + (copied << PAGE_SHIFT),
-						       addr + (slice_end << PAGE_SHIFT),
-						       write ? HMM_MIRROR_FAULT_WRITE : 0);
-			copied = mnm_copy_locked(ctx, addr, copied, slice_end, bounce,
-						 write);
-			WARN_ON_ONCE(valid && copied != slice_end);
-			hmm_mirror_unlock(&ctx->mirror);
-			if (fatal_signal_pending(current)) {
-				mnm_drain(ctx, addr, n, bounce, write);
-				ret = -EINTR;
-				goto out;
-			}
-			if (copied == n)
-				break;
-			if (copied == slice_end) {
-				cond_resched();
-				continue;
-			}
-			if (nofault) {
-				args->cpages = done + copied;
-				ret = -ENOENT;
-				goto out;
-			}
-			if (++attempts > MNM_COPY_ATTEMPTS) {
-				ret = -EBUSY;
-				goto out;
-			}
-			/*
-			 * The device faults what it misses, and what follows up
-			 * to MNM_FAULT_AHEAD pages of the request in the same
-			 * call, so later chunks find their entries.
-			 */
-			ret = hmm_mirror_fault(&ctx->mirror,
-					       addr + (copied << PAGE_SHIFT),
-					       addr + (min_t(u64, args->npages - done,
-							     max_t(u64, n, MNM_FAULT_AHEAD))
-						       << PAGE_SHIFT),
-					       write ? HMM_MIRROR_FAULT_WRITE : 0,
-					       ctx);
-			/*
-			 * Killed while faulting, whatever the fault said (a
-			 * dying task's fault may also fail for want of memory):
-			 * drain like the copy loop.
-			 */
-			if (ret < 0 && fatal_signal_pending(current)) {
-				mnm_drain(ctx, addr, n, bounce, write);
-				ret = -EINTR;
-			}
-			if (ret < 0)
-				goto out;
-			args->faults += ret;
-			if (calls)
-				(*calls)++;
-		}
-		if (!write && copy_to_user(uptr + (done << PAGE_SHIFT), bounce,
-					   n << PAGE_SHIFT)) {
-			ret = -EFAULT;
+		n = min_t(unsigned long, n, pinned - extra);
+		ret = mnm_copy_chunk(ctx, addr, n, fault_end, &ub, write,
+				     nofault, &copied, calls);
+		unpin_user_pages_dirty_lock(ub.pages, pinned, !write);
+		if (ret < 0)
 			break;
-		}
+		args->faults += ret;
 		done += n;
 		copied = 0;
 		args->cpages = done;
 	}
-out:
-	if (ret < 0 && write)
+	if (ret == -ENOENT || (ret < 0 && write))
 		args->cpages = done + copied;
-	kvfree(bounce);
+	kfree(ub.pages);
 	return ret < 0 ? ret : 0;
 }
 
@@ -326,6 +395,12 @@ static u8 mnm_prot_of_pte(u64 pte)
 	return prot;
 }
 
+static bool mnm_prot_is_local(u8 prot)
+{
+	return prot != MNM_PROT_ERROR &&
+	       (prot & MNM_PROT_DEV_PRIVATE_REMOTE) == MNM_PROT_DEV_PRIVATE_LOCAL;
+}
+
 struct mnm_snap {
 	struct mnm_ctx *ctx;
 	u8 __user *uptr;
@@ -347,13 +422,14 @@ static int mnm_snap_batch(void *arg, unsigned long addr,
 	struct mnm_snap *sn = arg;
 	struct mnm_ctx *ctx = sn->ctx;
 	unsigned long end = addr + (n << PAGE_SHIFT), i;
-	bool holes = false;
+	bool holes = false, local = false;
 	unsigned int d;
 	int ret;
 
 	for (i = 0; i < n; i++) {
 		sn->prot[i] = mnm_prot_of_hmm(ctx, pfns[i]);
 		holes |= sn->prot[i] == MNM_PROT_NONE;
+		local |= mnm_prot_is_local(sn->prot[i]);
 	}
 	for (d = 0; d < MNM_MAX_DEVICES; d++) {
 		struct mnm_device *peer = mnm_devices[d];
@@ -371,16 +447,23 @@ static int mnm_snap_batch(void *arg, unsigned long addr,
 			    (sn->peer[i] & HMM_PFN_VALID))
 				sn->prot[i] = mnm_prot_of_hmm(ctx, sn->peer[i]);
 	}
-	if (holes && !sn->compat) {
+	/*
+	 * Our own page table tells the rest: exclusive grants (native ABI
+	 * only), and which of our device pages form a device 2 MiB page
+	 * (reported as PMD: the CPU maps them with PTEs on this kernel).
+	 */
+	if ((holes && !sn->compat) || local) {
 		hmm_mirror_lock(&ctx->mirror);
 		for (i = 0; i < n; i++) {
-			u64 pte;
+			u64 pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
 
-			if (sn->prot[i] != MNM_PROT_NONE)
-				continue;
-			pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
-			if (pte & MNM_PTE_EXCLUSIVE)
+			if (sn->prot[i] == MNM_PROT_NONE && !sn->compat &&
+			    (pte & MNM_PTE_EXCLUSIVE))
 				sn->prot[i] = MNM_PROT_EXCLUSIVE | MNM_PROT_WRITE;
+			else if (mnm_prot_is_local(sn->prot[i]) &&
+				 (pte & (MNM_PTE_HUGE | MNM_PTE_DEVICE)) ==
+				 (MNM_PTE_HUGE | MNM_PTE_DEVICE))
+				sn->prot[i] |= MNM_PROT_PMD;
 		}
 		hmm_mirror_unlock(&ctx->mirror);
 	}

@@ -104,23 +104,30 @@ static u64 mnm_pte_of(unsigned long hmm_pfn, dma_addr_t dma)
 }
 
 /*
- * 512 entries of one PMD mapping with the same permissions, contiguous on
- * the device's bus too?
+ * 512 entries that one 2 MiB device entry can map: with the same
+ * permissions, and contiguous and aligned where the device reaches them.
+ * That is a CPU PMD mapping of system memory (contiguous on the device's
+ * bus too), or a device 2 MiB page of our own memory, which the CPU maps
+ * with 512 device-private PTEs on this kernel.
  */
 static bool mnm_pfns_huge(const unsigned long *pfns, const dma_addr_t *dma)
 {
 	unsigned long first = pfns[0];
+	struct page *page = hmm_pfn_to_page(first);
+	bool device = is_device_private_page(page);
 	int i;
 
-	if (hmm_pfn_to_map_order(first) != PMD_SHIFT - PAGE_SHIFT ||
-	    !IS_ALIGNED(page_to_pfn(hmm_pfn_to_page(first)), MNM_PT_ENTRIES) ||
-	    is_device_private_page(hmm_pfn_to_page(first)) ||
-	    !IS_ALIGNED(dma[0], PMD_SIZE))
+	if (!IS_ALIGNED(page_to_pfn(page), MNM_PT_ENTRIES))
+		return false;
+	if (!device && (hmm_pfn_to_map_order(first) != PMD_SHIFT - PAGE_SHIFT ||
+			!IS_ALIGNED(dma[0], PMD_SIZE)))
 		return false;
 	for (i = 1; i < MNM_PT_ENTRIES; i++)
-		if (pfns[i] != first + i || dma[i] != dma[0] + i * PAGE_SIZE)
+		if (pfns[i] != first + i ||
+		    (!device && dma[i] != dma[0] + i * PAGE_SIZE))
 			return false;
-	return true;
+	/* Our device pages: the layer hands over only its owner's. */
+	return !device || is_device_private_page(hmm_pfn_to_page(pfns[i - 1]));
 }
 
 static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,
@@ -226,6 +233,37 @@ int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 		atomic64_add(res->migrated, &dm->migrated_to_system);
 	}
 	return ret;
+}
+
+/**
+ * mnm_ctx_place() - honour placement advice before a device fault
+ * @ctx: the file context
+ * @start: the first address the device misses
+ * @end: the end of what it is about to fault
+ *
+ * Where the advice at @start prefers the device (and the range is not
+ * read-mostly), migrate the advised part of [start, end) into device memory
+ * and map it, instead of mapping system memory.
+ *
+ * Return: true if it moved any page (the caller copies again before it
+ * faults what is left).
+ */
+bool mnm_ctx_place(struct mnm_ctx *ctx, unsigned long start, unsigned long end)
+{
+	struct hmm_mirror_migrate_result res;
+	unsigned long advice, stop;
+
+	if (!MNM_HAVE_DEVMEM)
+		return false;
+	advice = hmm_mirror_get_attr(&ctx->mirror, start, &stop);
+	if ((advice & MNM_ADV_LOCATION) != MNM_MIGRATE_TO_DEVICE ||
+	    (advice & MNM_ADV_READ_MOSTLY))
+		return false;
+	if (mnm_ctx_migrate(ctx, start, min(end, stop),
+			    HMM_MIRROR_MIGRATE_TO_DEVICE |
+			    HMM_MIRROR_MIGRATE_FROM_PEERS, &res))
+		return false;
+	return res.migrated;
 }
 
 /* ---- open / close --------------------------------------------------- */

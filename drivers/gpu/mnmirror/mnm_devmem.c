@@ -37,10 +37,28 @@
 
 #if MNM_HAVE_DEVMEM
 
+/* Eviction order, from the advice when the page moved in. */
+enum mnm_evict_class {
+	MNM_EVICT_FIRST,		/* read-mostly, or prefers system memory */
+	MNM_EVICT_NORMAL,		/* no advice */
+	MNM_EVICT_LAST,			/* prefers the device */
+};
+
 struct mnm_dpage {
 	struct list_head link;		/* devmem->free or devmem->lru */
 	bool referenced;		/* used since eviction last looked */
+	u8 evict_class;			/* enum mnm_evict_class */
 };
+
+static u8 mnm_evict_class_of(unsigned long advice)
+{
+	if ((advice & MNM_ADV_READ_MOSTLY) ||
+	    (advice & MNM_ADV_LOCATION) == MNM_MIGRATE_TO_SYSTEM)
+		return MNM_EVICT_FIRST;
+	if ((advice & MNM_ADV_LOCATION) == MNM_MIGRATE_TO_DEVICE)
+		return MNM_EVICT_LAST;
+	return MNM_EVICT_NORMAL;
+}
 
 struct mnm_chunk {
 	struct dev_pagemap pgmap;
@@ -50,7 +68,19 @@ struct mnm_chunk {
 	unsigned long npages;
 	void *backing;			/* npages * PAGE_SIZE */
 	struct mnm_dpage *meta;		/* npages */
+	u16 *block_free;		/* free pages per 2 MiB block, or NULL */
 };
+
+/* Pages of a device 2 MiB page: naturally aligned, one device entry. */
+#define MNM_LARGE_PAGES		(PMD_SIZE >> PAGE_SHIFT)
+
+/* Keep a chunk's count of free pages per 2 MiB block; dm->lock held. */
+static void mnm_block_count(struct mnm_chunk *chunk, struct mnm_dpage *meta,
+			    int delta)
+{
+	if (chunk->block_free)
+		chunk->block_free[(meta - chunk->meta) / MNM_LARGE_PAGES] += delta;
+}
 
 static struct mnm_chunk *mnm_chunk_of(struct page *page)
 {
@@ -117,6 +147,7 @@ static void mnm_devmem_page_free(struct page *page)
 
 	spin_lock(&dm->lock);
 	list_move(&mnm_meta_of(page)->link, &dm->free);
+	mnm_block_count(mnm_chunk_of(page), mnm_meta_of(page), 1);
 	dm->nfree++;
 	dm->nused--;
 	spin_unlock(&dm->lock);
@@ -167,38 +198,45 @@ static const struct dev_pagemap_ops mnm_devmem_ops = {
 
 #define MNM_EVICT_BATCH		64
 
-/* Evict up to @want least recently used pages. */
+/*
+ * Evict up to @want least recently used pages, by class: pages advised
+ * away from the device first, pages advised to stay last.
+ */
 static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 				      unsigned long want)
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long pfns[MNM_EVICT_BATCH], src[2], moved = 0;
 	struct mnm_dpage *meta, *tmp;
-	unsigned int i, n = 0;
-
-	unsigned long scanned = 0;
-	LIST_HEAD(seen);
+	unsigned int i, n = 0, cls;
 
 	want = min_t(unsigned long, want, MNM_EVICT_BATCH);
 	spin_lock(&dm->lock);
-	/*
-	 * Oldest first; a page used since the last look gets a second chance.
-	 * Everything looked at moves to the tail, so a busy page is not picked
-	 * again at once.
-	 */
-	list_for_each_entry_safe(meta, tmp, &dm->lru, link) {
-		struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
+	for (cls = MNM_EVICT_FIRST; cls <= MNM_EVICT_LAST && n < want; cls++) {
+		unsigned long scanned = 0;
+		LIST_HEAD(seen);
 
-		if (n == want || scanned++ >= dm->nused)
-			break;
-		list_move_tail(&meta->link, &seen);
-		if (READ_ONCE(meta->referenced)) {
-			WRITE_ONCE(meta->referenced, false);
-			continue;
+		/*
+		 * Oldest first; a page used since the last look gets a second
+		 * chance.  Everything looked at moves to the tail, so a busy
+		 * page is not picked again at once.
+		 */
+		list_for_each_entry_safe(meta, tmp, &dm->lru, link) {
+			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
+
+			if (n == want || scanned++ >= dm->nused)
+				break;
+			list_move_tail(&meta->link, &seen);
+			if (READ_ONCE(meta->evict_class) > cls)
+				continue;
+			if (READ_ONCE(meta->referenced)) {
+				WRITE_ONCE(meta->referenced, false);
+				continue;
+			}
+			pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
 		}
-		pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
+		list_splice_tail(&seen, &dm->lru);
 	}
-	list_splice_tail(&seen, &dm->lru);
 	spin_unlock(&dm->lock);
 
 	for (i = 0; i < n; i++)
@@ -231,7 +269,11 @@ static noinline int mnm_devmem_grow(struct mnm_device *mdev)
 	chunk->npages = dm->chunk_pages;
 	chunk->backing = vzalloc(size);
 	chunk->meta = kvcalloc(chunk->npages, sizeof(*chunk->meta), GFP_KERNEL);
-	if (!chunk->backing || !chunk->meta) {
+	if (IS_ALIGNED(chunk->npages, MNM_LARGE_PAGES))
+		chunk->block_free = kvcalloc(chunk->npages / MNM_LARGE_PAGES,
+					     sizeof(u16), GFP_KERNEL);
+	if (!chunk->backing || !chunk->meta ||
+	    (IS_ALIGNED(chunk->npages, MNM_LARGE_PAGES) && !chunk->block_free)) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -252,6 +294,13 @@ static noinline int mnm_devmem_grow(struct mnm_device *mdev)
 		goto err_region;
 	}
 	chunk->pfn_first = PHYS_PFN(chunk->res->start);
+	/* 2 MiB device pages need 2 MiB-aligned device addresses. */
+	if (!IS_ALIGNED(chunk->pfn_first, MNM_LARGE_PAGES)) {
+		kvfree(chunk->block_free);
+		chunk->block_free = NULL;
+	}
+	for (i = 0; chunk->block_free && i < chunk->npages / MNM_LARGE_PAGES; i++)
+		chunk->block_free[i] = MNM_LARGE_PAGES;
 
 	spin_lock(&dm->lock);
 	for (i = 0; i < chunk->npages; i++)
@@ -265,6 +314,7 @@ static noinline int mnm_devmem_grow(struct mnm_device *mdev)
 err_region:
 	release_mem_region(chunk->res->start, resource_size(chunk->res));
 err_free:
+	kvfree(chunk->block_free);
 	kvfree(chunk->meta);
 	vfree(chunk->backing);
 	kfree(chunk);
@@ -358,7 +408,9 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
 
 			list_move_tail(&meta->link, &dm->lru);
+			mnm_block_count(chunk, meta, -1);
 			meta->referenced = false;
+			WRITE_ONCE(meta->evict_class, MNM_EVICT_NORMAL);
 			dm->nfree--;
 			dm->nused++;
 			pages[got++] = mnm_page_of(chunk, meta);
@@ -377,6 +429,75 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 	return got;
 }
 
+/*
+ * One device 2 MiB page: a naturally aligned block of MNM_LARGE_PAGES free
+ * device pages, returned in address order, each initialised and locked.
+ * No eviction: when no whole block is free (device memory fragmented or
+ * full), the caller falls back to single pages.
+ */
+static bool mnm_devmem_alloc_large(struct mnm_device *mdev, struct page **pages)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+	struct mnm_chunk *chunk = NULL;
+	unsigned long b = 0, i;
+	unsigned int c;
+
+	spin_lock(&dm->lock);
+	if (dm->nused + MNM_LARGE_PAGES > dm->limit)
+		goto fail;
+	for (c = 0; c < dm->nchunks && !chunk; c++) {
+		struct mnm_chunk *ch = dm->chunks[c];
+
+		for (b = 0; ch->block_free && b < ch->npages / MNM_LARGE_PAGES; b++)
+			if (ch->block_free[b] == MNM_LARGE_PAGES) {
+				chunk = ch;
+				break;
+			}
+	}
+	if (!chunk)
+		goto fail;
+	for (i = 0; i < MNM_LARGE_PAGES; i++) {
+		struct mnm_dpage *meta = &chunk->meta[b * MNM_LARGE_PAGES + i];
+
+		list_move_tail(&meta->link, &dm->lru);
+		meta->referenced = false;
+		WRITE_ONCE(meta->evict_class, MNM_EVICT_NORMAL);
+		pages[i] = mnm_page_of(chunk, meta);
+	}
+	chunk->block_free[b] = 0;
+	dm->nfree -= MNM_LARGE_PAGES;
+	dm->nused += MNM_LARGE_PAGES;
+	spin_unlock(&dm->lock);
+	for (i = 0; i < MNM_LARGE_PAGES; i++) {
+		__module_get(THIS_MODULE);	/* dropped in ->page_free */
+		zone_device_page_init(pages[i]);
+	}
+	atomic64_inc(&dm->large_allocs);
+	return true;
+fail:
+	spin_unlock(&dm->lock);
+	atomic64_inc(&dm->large_fallbacks);
+	return false;
+}
+
+/*
+ * Is this batch one whole 2 MiB-aligned block of which every page moves?
+ * Then it gets a device 2 MiB page, unless the context asked (test_hmm's
+ * HMM_DMIRROR_FLAG_FAIL_ALLOC) that the next such allocation fail.
+ */
+static bool mnm_batch_large(struct mnm_ctx *ctx, struct migrate_vma *args,
+			    unsigned long n)
+{
+	if (n != MNM_LARGE_PAGES || !IS_ALIGNED(args->start, PMD_SIZE) ||
+	    args->end - args->start != PMD_SIZE)
+		return false;
+	if (test_and_clear_bit(MNM_CTX_FAIL_LARGE, &ctx->flags)) {
+		atomic64_inc(&ctx->mdev->devmem.large_fallbacks);
+		return false;
+	}
+	return true;
+}
+
 /**
  * mnm_devmem_alloc_copy() - the mock's ->migrate_alloc_copy
  * @mirror: the mirror (of a mock file context)
@@ -390,7 +511,9 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 	struct mnm_ctx *ctx = container_of(mirror, struct mnm_ctx, mirror);
 	struct migrate_vma *args = &m->args;
 	unsigned long i, n = 0, npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long advice = 0, advice_end = 0;
 	struct page **dpages = NULL;
+	bool large = false;
 
 	if (m->to_device) {
 		for (i = 0; i < npages; i++)
@@ -398,7 +521,10 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		dpages = kvmalloc_array(n, sizeof(*dpages), GFP_KERNEL);
 		if (!dpages)
 			return -ENOMEM;
-		n = mnm_devmem_alloc(ctx->mdev, dpages, n);
+		large = mnm_batch_large(ctx, args, n) &&
+			mnm_devmem_alloc_large(ctx->mdev, dpages);
+		if (!large)
+			n = mnm_devmem_alloc(ctx->mdev, dpages, n);
 	}
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
@@ -416,9 +542,18 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 				args->dst[i] |= MIGRATE_PFN_WRITE;
 			continue;
 		}
-		if (!n)
-			continue;
-		dpage = dpages[--n];
+		if (large) {
+			/* In order: page i of the block backs page i. */
+			dpage = dpages[i];
+		} else {
+			if (!n)
+				continue;
+			dpage = dpages[--n];
+		}
+		if (addr >= advice_end)
+			advice = hmm_mirror_get_attr(mirror, addr, &advice_end);
+		WRITE_ONCE(mnm_meta_of(dpage)->evict_class,
+			   mnm_evict_class_of(advice));
 		if (spage)
 			memcpy_from_page(mnm_devmem_data(dpage), spage, 0, PAGE_SIZE);
 		else
@@ -429,7 +564,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	/* Pages we could not use go back (their last reference). */
-	while (n--) {
+	while (!large && n--) {
 		unlock_page(dpages[n]);
 		put_page(dpages[n]);
 	}
@@ -456,6 +591,9 @@ static int mnm_devmem_show(struct seq_file *m, void *unused)
 		   atomic64_read(&dm->migrated_to_system));
 	seq_printf(m, "evictions %lld\ncpu_faults %lld\n",
 		   atomic64_read(&dm->evictions), atomic64_read(&dm->cpu_faults));
+	seq_printf(m, "large_allocs %lld\nlarge_fallbacks %lld\n",
+		   atomic64_read(&dm->large_allocs),
+		   atomic64_read(&dm->large_fallbacks));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mnm_devmem);
@@ -606,6 +744,7 @@ void mnm_devmem_fini(struct mnm_device *mdev)
 		memunmap_pages(&c->pgmap);
 		release_mem_region(c->res->start, resource_size(c->res));
 		kvfree(c->meta);
+		kvfree(c->block_free);
 		vfree(c->backing);
 		kfree(c);
 	}

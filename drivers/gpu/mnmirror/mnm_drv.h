@@ -2,9 +2,9 @@
 /*
  * mnmirror mock GPU: the objects (devices, file contexts, device memory)
  * and each file's interface, in layers: mnm_main.c on top; mnm_ioctl.c and
- * mnm_compat.c (the two ABIs) below it; then mnm_ctx.c and mnm_copy.c; then
- * mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c, the test hooks, sits at
- * the bottom.  A file calls only the layers below its own.  mnm_mmap() lives
+ * mnm_compat.c (the two ABIs) below it; then mnm_place.c; then mnm_ctx.c
+ * and mnm_copy.c; then mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c,
+ * the test hooks, sits at the bottom.  A file calls only the layers below its own.  mnm_mmap() lives
  * with the contexts because both ABIs' file operations use it.
  *
  * Locking: see each file's header.
@@ -46,6 +46,8 @@ struct mnm_devmem {
 	atomic64_t migrated_to_system;
 	atomic64_t evictions;
 	atomic64_t cpu_faults;
+	atomic64_t large_allocs;	/* device 2 MiB pages allocated */
+	atomic64_t large_fallbacks;	/* 2 MiB batches that got single pages */
 };
 
 struct mnm_device {
@@ -63,6 +65,13 @@ struct mnm_device {
 
 #define MNM_TEARDOWN_ENTRIES	3
 
+/*
+ * ADVISE's advice, kept as the mirror's range attribute: the preferred
+ * location (0 or MNM_MIGRATE_TO_*) in the low bits, and read-mostly.
+ */
+#define MNM_ADV_LOCATION	0xffUL
+#define MNM_ADV_READ_MOSTLY	BIT(8)
+
 struct mnm_ctx;
 
 struct mnm_teardown {
@@ -79,8 +88,12 @@ struct mnm_ctx {
 	bool released;				/* under the update lock */
 	atomic64_t migrated_to_device;
 	atomic64_t migrated_to_system;
+	unsigned long flags;			/* MNM_CTX_* bits */
 	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
 };
+
+/* ctx->flags: test_hmm's HMM_DMIRROR_FLAG_FAIL_ALLOC, armed for one allocation */
+#define MNM_CTX_FAIL_LARGE	0
 
 #define MNM_MAX_DEVICES		8
 
@@ -100,7 +113,7 @@ struct vm_area_struct;
 extern struct mnm_device *mnm_devices[MNM_MAX_DEVICES];
 
 /* mnm_ioctl.c: the native ABI */
-#define MNM_NUM_IOCTLS		(DRM_MNM_CHECK_EXCLUSIVE + 1)
+#define MNM_NUM_IOCTLS		(DRM_MNM_ADVISE + 1)
 extern const struct drm_ioctl_desc mnm_ioctls[MNM_NUM_IOCTLS];
 
 /* mnm_compat.c: test_hmm's ABI */
@@ -114,6 +127,7 @@ void mnm_ctx_destroy(struct mnm_ctx *ctx);
 int mnm_ctx_migrate(struct mnm_ctx *ctx, unsigned long start,
 		    unsigned long end, unsigned int flags,
 		    struct hmm_mirror_migrate_result *res);
+bool mnm_ctx_place(struct mnm_ctx *ctx, unsigned long start, unsigned long end);
 int mnm_mmap(struct file *filp, struct vm_area_struct *vma);
 
 /* mnm_copy.c: the device at work */
@@ -128,6 +142,10 @@ int mnm_snapshot_device(struct mnm_ctx *ctx, unsigned long start,
 void mnm_ctx_zap(struct mnm_ctx *ctx, unsigned long start, unsigned long end);
 unsigned long mnm_ctx_count_exclusive(struct mnm_ctx *ctx, unsigned long addr,
 				      unsigned long npages, bool first_only);
+
+/* mnm_place.c: PREFETCH and ADVISE */
+int mnm_ctx_prefetch(struct mnm_ctx *ctx, struct drm_mnm_prefetch *args);
+int mnm_ctx_advise(struct mnm_ctx *ctx, struct drm_mnm_advise *args);
 
 /* mnm_devmem.c: device memory */
 int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes);

@@ -76,6 +76,7 @@ static int mnm_ioctl_get_info(struct drm_device *drm, void *data,
 		args->caps |= MNM_CAP_HUGE_PTE;
 	if (MNM_HAVE_DEVMEM)
 		args->caps |= MNM_CAP_MIGRATE | MNM_CAP_EXCLUSIVE;
+	args->caps |= MNM_CAP_PREFETCH | MNM_CAP_ADVISE;
 	args->page_size = PAGE_SIZE;
 	args->device_index = mdev->index;
 	args->devmem_size = MNM_HAVE_DEVMEM ? (u64)mdev->devmem.max_chunks *
@@ -295,6 +296,53 @@ static int mnm_ioctl_check_exclusive(struct drm_device *drm, void *data,
 	return 0;
 }
 
+static int mnm_ioctl_prefetch(struct drm_device *drm, void *data,
+			      struct drm_file *file)
+{
+	struct drm_mnm_prefetch *args = data;
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       MNM_PREFETCH_WRITE, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if (args->pad || (args->location &&
+			  args->location != MNM_MIGRATE_TO_DEVICE &&
+			  args->location != MNM_MIGRATE_TO_SYSTEM))
+		return -EINVAL;
+	if (args->location && !MNM_HAVE_DEVMEM)
+		return -EOPNOTSUPP;
+	/* Output fields are ignored on input. */
+	memset(&args->mapped, 0, offsetof(typeof(*args), reserved) -
+				 offsetof(typeof(*args), mapped));
+	return mnm_ctx_prefetch(ctx, args);
+}
+
+static int mnm_ioctl_advise(struct drm_device *drm, void *data,
+			    struct drm_file *file)
+{
+	struct drm_mnm_advise *args = data;
+	struct mnm_ctx *ctx =
+		mnm_range_args(file, args->size, sizeof(*args), args->flags,
+			       MNM_ADVISE_QUERY, args->reserved,
+			       ARRAY_SIZE(args->reserved), args->addr,
+			       args->npages);
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	if ((args->location && args->location != MNM_MIGRATE_TO_DEVICE &&
+	     args->location != MNM_MIGRATE_TO_SYSTEM) ||
+	    (args->attrs & ~MNM_ADVISE_READ_MOSTLY))
+		return -EINVAL;
+	if ((args->flags & MNM_ADVISE_QUERY) && (args->location || args->attrs))
+		return -EINVAL;
+	if (args->location == MNM_MIGRATE_TO_DEVICE && !MNM_HAVE_DEVMEM)
+		return -EOPNOTSUPP;
+	return mnm_ctx_advise(ctx, args);
+}
+
 const struct drm_ioctl_desc mnm_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(MNM_GET_INFO, mnm_ioctl_get_info, DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(MNM_READ, mnm_ioctl_read, DRM_RENDER_ALLOW),
@@ -306,4 +354,6 @@ const struct drm_ioctl_desc mnm_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(MNM_EXCLUSIVE, mnm_ioctl_exclusive, DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(MNM_CHECK_EXCLUSIVE, mnm_ioctl_check_exclusive,
 			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_PREFETCH, mnm_ioctl_prefetch, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(MNM_ADVISE, mnm_ioctl_advise, DRM_RENDER_ALLOW),
 };
