@@ -116,9 +116,14 @@ static const struct mmu_notifier_ops hmm_mirror_attrs_ops = {
 	.invalidate_range_start = hmm_mirror_attrs_invalidate,
 };
 
-/* The mirror's tree, created (and its notifier registered) on first use. */
+/*
+ * The mirror's tree, created (and its notifier registered) on first use.
+ * Published with a release cmpxchg and read with acquire loads, so a reader
+ * that sees the pointer sees the tree initialised.
+ */
 static struct hmm_mirror_attrs *hmm_mirror_attrs_get(struct hmm_mirror *mirror)
 {
+	/* Pairs with the cmpxchg_release() below. */
 	struct hmm_mirror_attrs *a = smp_load_acquire(&mirror->attrs);
 	int ret;
 
@@ -144,6 +149,7 @@ static struct hmm_mirror_attrs *hmm_mirror_attrs_get(struct hmm_mirror *mirror)
 	if (cmpxchg_release(&mirror->attrs, NULL, a)) {
 		mmu_notifier_unregister(&a->mn, mirror->mm);
 		kfree(a);
+		/* Pairs with the winner's cmpxchg_release(). */
 		a = smp_load_acquire(&mirror->attrs);
 	}
 	return a;
@@ -241,6 +247,7 @@ EXPORT_SYMBOL_GPL(hmm_mirror_set_attr);
 unsigned long hmm_mirror_get_attr(struct hmm_mirror *mirror, unsigned long addr,
 				  unsigned long *end)
 {
+	/* Pairs with the cmpxchg_release() in hmm_mirror_attrs_get(). */
 	struct hmm_mirror_attrs *a = smp_load_acquire(&mirror->attrs);
 	struct interval_tree_node *it;
 	unsigned long value = 0, stop = ULONG_MAX;

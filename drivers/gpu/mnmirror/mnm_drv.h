@@ -2,10 +2,11 @@
 /*
  * mnmirror mock GPU: the objects (devices, file contexts, device memory)
  * and each file's interface, in layers: mnm_main.c on top; mnm_ioctl.c and
- * mnm_compat.c (the two ABIs) below it; then mnm_place.c; then mnm_ctx.c
- * and mnm_copy.c; then mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c,
- * the test hooks, sits at the bottom.  A file calls only the layers below its own.  mnm_mmap() lives
- * with the contexts because both ABIs' file operations use it.
+ * mnm_compat.c (the two ABIs) below it; then mnm_place.c; then mnm_copy.c;
+ * then mnm_ctx.c; then mnm_devmem.c and mnm_pt.c (mnm_pt.h); mnm_debug.c,
+ * the test hooks, sits at the bottom.  A file calls only the layers below
+ * its own.  mnm_mmap() lives with the contexts because both ABIs' file
+ * operations use it.
  *
  * Locking: see each file's header.
  */

@@ -314,9 +314,6 @@ static int mnm_ioctl_prefetch(struct drm_device *drm, void *data,
 		return -EINVAL;
 	if (args->location && !MNM_HAVE_DEVMEM)
 		return -EOPNOTSUPP;
-	/* Output fields are ignored on input. */
-	memset(&args->mapped, 0, offsetof(typeof(*args), reserved) -
-				 offsetof(typeof(*args), mapped));
 	return mnm_ctx_prefetch(ctx, args);
 }
 

@@ -134,6 +134,17 @@ int mnm_ctx_prefetch(struct mnm_ctx *ctx, struct drm_mnm_prefetch *args)
 	unsigned long addr = start;
 	int ret = 0;
 
+	/* Output fields are ignored on input. */
+	args->mapped = 0;
+	args->skip_access = 0;
+	args->skip_fault = 0;
+	args->skip_raced = 0;
+	args->migrated = 0;
+	args->mskip_vma = 0;
+	args->mskip_busy = 0;
+	args->mskip_refused = 0;
+	args->mskip_nomem = 0;
+	args->mskip_other = 0;
 	if (args->location) {
 		struct hmm_mirror_migrate_result res = {};
 
