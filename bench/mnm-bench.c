@@ -116,12 +116,34 @@ static char *map(unsigned long size, int thp)
 	return a;
 }
 
+static void emit_as(const char *metric, const char *param, const char *who,
+		    int round, double value, const char *unit)
+{
+	printf("R %s %s %s %d %.6g %s\n", metric, param, who, round, value, unit);
+	fflush(stdout);
+}
+
 static void emit(const char *metric, const char *param, enum backend b, int round,
 		 double value, const char *unit)
 {
-	printf("R %s %s %s %d %.6g %s\n", metric, param, bname[b], round, value, unit);
-	fflush(stdout);
+	emit_as(metric, param, bname[b], round, value, unit);
 }
+
+/* Write a module parameter or debugfs file; 0 or -errno. */
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+#define DEVMEM_LARGE	"/sys/module/mnmirror/parameters/devmem_large"
+#define BENCH_LIMIT	"/sys/kernel/debug/mnmirror/bench_range_fault"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -167,17 +189,29 @@ static int run_fault(struct dev *d, const struct job *j, int round)
 	return 0;
 }
 
+/*
+ * Migration round trips.  With j->thp set, "dev4k": mnmirror with its device
+ * 2 MiB pages turned off (module parameter devmem_large), for comparing its
+ * two paths; test_hmm (no device 2 MiB pages on 6.12) does not run then.
+ */
 static int run_migrate(struct dev *d, const struct job *j, int round)
 {
 	unsigned long size = j->mib << 20, npages = size / PS;
-	char *p = map(size, 0), *buf = malloc(size), *dst = malloc(size), param[32];
+	char *p, *buf, *dst, param[32];
 	double t, tc;
 
+	if (d->b == PEER && j->thp)
+		return 0;
+	if (d->b != PEER && write_str(DEVMEM_LARGE, j->thp ? "0" : "1"))
+		return -ENOENT;
+	p = map(size, 0);
+	buf = malloc(size);
+	dst = malloc(size);
 	if (!p || !buf || !dst)
 		return -ENOMEM;
 	memset(buf, 0, size);
 	memset(dst, 0, size);
-	snprintf(param, sizeof(param), "%luMiB", j->mib);
+	snprintf(param, sizeof(param), "%luMiB%s", j->mib, j->thp ? "-dev4k" : "");
 	t = now();
 	if (dev_migrate(d, p, buf, npages, 1) || dev_migrate(d, p, buf, npages, 0))
 		return -EIO;
@@ -188,6 +222,51 @@ static int run_migrate(struct dev *d, const struct job *j, int round)
 	tc = now() - tc;
 	emit("migrate_roundtrip", param, d->b, round, 2.0 * size / t / (1 << 30), "GiB/s");
 	emit("migrate_copy_efficiency", param, d->b, round, tc / t, "ratio");
+	if (d->b != PEER)
+		write_str(DEVMEM_LARGE, "1");
+	return 0;
+}
+
+/*
+ * Binding memory to the device without copying it: native PREFETCH of a
+ * populated range, against the limit of the mirror path, bare
+ * hmm_range_fault() over the same range in the kernel (debugfs
+ * bench_range_fault, run by the compat backend's child as "limit").
+ * test_hmm has neither.
+ */
+static int run_bind(struct dev *d, const struct job *j, int round)
+{
+	unsigned long size = j->mib << 20, npages = size / PS;
+	char *p = map(size, j->thp), param[32], cmd[64], res[64];
+	struct mnm_prefetch_result r;
+	unsigned long long ns = 0, pages = 0;
+	double t;
+	int fd, n;
+
+	if (!p)
+		return -ENOMEM;
+	snprintf(param, sizeof(param), "%luMiB-%s", j->mib, j->thp ? "thp" : "4k");
+	if (d->b == NATIVE) {
+		t = now();
+		if (mnm_prefetch(d->mnm, p, npages, 0, 0, &r) || r.mapped != npages)
+			return -EIO;
+		t = now() - t;
+		emit("bind", param, d->b, round, npages / t, "pages/s");
+	} else if (d->b == COMPAT) {
+		snprintf(cmd, sizeof(cmd), "%lx %lu", (unsigned long)p, npages);
+		if (write_str(BENCH_LIMIT, cmd))
+			return -ENOENT;
+		fd = open(BENCH_LIMIT, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, res, sizeof(res) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return -EIO;
+		res[n] = 0;
+		if (sscanf(res, "%llu %llu", &ns, &pages) != 2 || !ns)
+			return -EIO;
+		emit_as("bind", param, "limit", round, pages / (ns * 1e-9), "pages/s");
+	}
 	return 0;
 }
 
@@ -423,6 +502,7 @@ static const struct metric metrics[] = {
 	{ "fixed", run_fixed, 0 },
 	{ "ranges", run_ranges, 0 },
 	{ "scale", run_scale, 0 },
+	{ "bind", run_bind, 0 },
 };
 
 static int run_child(enum backend b, const struct metric *m, const struct job *j,
@@ -476,6 +556,11 @@ int main(int argc, char **argv)
 		{ "fault", { "fault", 256, 1 } },
 		{ "migrate", { "migrate", 2, 0 } },
 		{ "migrate", { "migrate", 32, 0 } },
+		{ "migrate", { "migrate", 2, 1 } },
+		{ "migrate", { "migrate", 32, 1 } },
+		{ "bind", { "bind", 32, 0 } },
+		{ "bind", { "bind", 256, 0 } },
+		{ "bind", { "bind", 32, 1 } },
 		{ "cpu_fault", { "cpu_fault", 1, 0 } },
 		{ "invalidate", { "invalidate", 2, 0 } },
 		{ "invalidate", { "invalidate", 32, 0 } },

@@ -16,7 +16,9 @@
  * ranges take attributes (-ENOMEM otherwise, like madvise()), and an
  * attribute goes away with the mapping: munmap, the source of mremap and
  * mmap over it all end in an MMU_NOTIFY_UNMAP invalidation, and the
- * mirror's notifier trims the tree there.  Nothing else removes it:
+ * mirror's notifier trims the tree there.  (So do the OOM reaper, whose
+ * victim is dying, and mremap(MREMAP_DONTUNMAP), which keeps the old range
+ * mapped but empty: losing advice is always safe.)  Nothing else removes it:
  * MADV_DONTNEED, mprotect, migration and fork keep the mapping and so the
  * advice (a child's mirrors start with none).
  *
@@ -149,7 +151,10 @@ static struct hmm_mirror_attrs *hmm_mirror_attrs_get(struct hmm_mirror *mirror)
 	if (cmpxchg_release(&mirror->attrs, NULL, a)) {
 		mmu_notifier_unregister(&a->mn, mirror->mm);
 		kfree(a);
-		/* Pairs with the winner's cmpxchg_release(). */
+		/*
+		 * A failed cmpxchg orders nothing: read the winner's tree
+		 * again, pairing with its cmpxchg_release().
+		 */
 		a = smp_load_acquire(&mirror->attrs);
 	}
 	return a;
@@ -184,7 +189,8 @@ static bool hmm_mirror_range_mapped(struct mm_struct *mm, unsigned long start,
  * Context: process context; may sleep; takes mmap_lock for read (for write
  * once per mirror, to register the tree's notifier).
  * Return: 0, -EINVAL (bad range), -ENOMEM (a part of the range is not
- * mapped, or no memory), -ESRCH (the mm is gone).
+ * mapped, or no memory), -ESRCH (the mm is gone), -EINTR (a signal came
+ * while the first call registered the tree's notifier).
  */
 int hmm_mirror_set_attr(struct hmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long value)
@@ -241,7 +247,8 @@ EXPORT_SYMBOL_GPL(hmm_mirror_set_attr);
  * @end: out, optional: where the answer stops holding (the end of the range
  *	with this attribute, or the start of the next one; ULONG_MAX if none)
  *
- * Context: any context that may take a spinlock.
+ * Context: process or softirq-free atomic context (takes a plain spinlock,
+ *	never from an interrupt handler).
  * Return: the attribute, 0 if none.
  */
 unsigned long hmm_mirror_get_attr(struct hmm_mirror *mirror, unsigned long addr,
@@ -272,7 +279,10 @@ unsigned long hmm_mirror_get_attr(struct hmm_mirror *mirror, unsigned long addr,
 }
 EXPORT_SYMBOL_GPL(hmm_mirror_get_attr);
 
-/* At unregister: the notifier goes (waiting for running callbacks), then the tree. */
+/*
+ * At unregister: the notifier goes (waiting for running callbacks), then
+ * the tree.
+ */
 void hmm_mirror_attrs_fini(struct hmm_mirror *mirror)
 {
 	struct hmm_mirror_attrs *a = mirror->attrs;

@@ -542,6 +542,7 @@ int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
 	mirror->release_running = false;
 	mirror->dead = false;
 	mirror->debugfs = NULL;
+	mirror->attrs = NULL;
 
 	/* Make interval inserts never need mmap_lock later. */
 	ret = mmu_notifier_register(NULL, mm);

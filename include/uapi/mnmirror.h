@@ -9,7 +9,7 @@
  *    grows a struct at its end and accepts the older sizes.  Versions:
  *    1, the first; 2, STATS' layer fields; 3, PREFETCH, ADVISE (with
  *    MNM_CAP_PREFETCH and MNM_CAP_ADVISE), and READ/WRITE refuse a user
- *    buffer that overlaps the mirrored range.
+ *    buffer that partly overlaps the mirrored range.
  *  - flags bits that are not defined, and every reserved/pad field, must be
  *    zero on input (-EINVAL otherwise); output fields are ignored on input.
  *  - Addresses are user virtual addresses of the calling process; they must be
@@ -59,9 +59,10 @@ struct drm_mnm_info {
 
 /*
  * READ / WRITE: the device copies npages pages between the mirrored range at
- * addr and the user buffer at ptr, through its own page table.  The two
- * ranges must not overlap (-EINVAL): the device copies straight into (out
- * of) the buffer's pages, with no copy in between.  Missing or
+ * addr and the user buffer at ptr, through its own page table.  The buffer
+ * may be the range itself (ptr == addr: each page onto itself) but must not
+ * overlap it otherwise (-EINVAL): the device copies straight into (out of)
+ * the buffer's pages, with no copy in between.  Missing or
  * read-only device entries are faulted in through the mirror layer (a write
  * needs a writable CPU mapping: a read-only one fails with -EPERM; an unmapped
  * address fails with -EFAULT).  On success cpages == npages; faults counts
@@ -265,7 +266,8 @@ struct drm_mnm_prefetch {
  * clears it.  The range must be mapped (-ENOMEM otherwise, as madvise()),
  * and the advice goes away where the CPU unmaps it (munmap, the source of
  * mremap, mmap over it); MADV_DONTNEED, mprotect and migrations keep it.
- * Preferring the device needs MNM_CAP_MIGRATE (-EOPNOTSUPP).
+ * Preferring the device needs MNM_CAP_MIGRATE (-EOPNOTSUPP).  The first
+ * ADVISE of a file may fail with -EINTR when a signal arrives.
  * With MNM_ADVISE_QUERY nothing changes: location and attrs must be zero
  * on input and are set to the advice at addr, and npages to how many pages
  * from addr (at most the npages given) have that same advice.

@@ -471,7 +471,10 @@ TEST_F(rt, prefetch_to_device_and_back)
 	free(snap);
 }
 
-/* READ and WRITE copy straight through the user buffer: it may not overlap. */
+/*
+ * READ and WRITE copy straight through the user buffer: it may be the range
+ * itself, but not overlap it otherwise.
+ */
 TEST_F(rt, rw_overlap_refused)
 {
 	const unsigned long n = 8;
@@ -482,7 +485,10 @@ TEST_F(rt, rw_overlap_refused)
 	fill(mem, 3 * n, 6);
 	ASSERT_EQ(mnm_rw(self->fd, 0, mem, mem + (n - 1) * PS, n, &rw), -EINVAL);
 	ASSERT_EQ(mnm_rw(self->fd, 1, mem + PS, mem, n, &rw), -EINVAL);
-	ASSERT_EQ(mnm_rw(self->fd, 0, mem, mem, n, &rw), -EINVAL);
+	ASSERT_EQ(check(mem, 3 * n, 6), -1);
+	ASSERT_EQ(mnm_rw(self->fd, 0, mem, mem, n, &rw), 0);
+	ASSERT_EQ(mnm_rw(self->fd, 1, mem, mem, n, &rw), 0);
+	ASSERT_EQ(rw.cpages, n);
 	ASSERT_EQ(check(mem, 3 * n, 6), -1);
 	/* Adjacent is fine. */
 	ASSERT_EQ(mnm_rw(self->fd, 0, mem, mem + n * PS, n, &rw), 0);
@@ -629,8 +635,9 @@ TEST_F(rt, rw_buffer_races_munmap)
 	pthread_join(t, NULL);
 	TH_LOG("%d completed, %d -EFAULT", ok, efault);
 	/*
-	 * The buffer only ever held zeroes: each page of the mirrored memory
-	 * holds its first contents or, where a WRITE reached, zeroes.
+	 * A WRITE copies whole pages of the buffer: zeroes (fresh mappings) or
+	 * what an earlier READ put there, mem's own pages.  So each page of
+	 * mem holds its first contents or zeroes.
 	 */
 	for (bad = 0; bad < (long)n; bad++) {
 		const uint32_t *w = (const uint32_t *)(mem + bad * PS);
@@ -1047,7 +1054,8 @@ static unsigned long count_bits(int fd, void *p, unsigned long n,
 
 /*
  * A 2 MiB-aligned migration gets device 2 MiB pages, each mapped by one
- * device entry and reported as PMD in both views.  A CPU touch of one page
+ * device entry (PMD in the device view; the CPU view shows the CPU's 4 KiB
+ * entries).  A CPU touch of one page
  * brings that page back and drops the whole device entry; the device then
  * maps that block with 4 KiB entries, and every view and byte stays right.
  */
@@ -1069,7 +1077,8 @@ TEST_F(rt, device_2m_pages)
 	ASSERT_EQ(m.migrated, n);
 	ASSERT_EQ(devmem_stat("large_allocs") - large0, 2);
 	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, LOCAL_PMD), n);
-	ASSERT_EQ(count_bits(self->fd, mem, n, 0, LOCAL_PMD), n);
+	ASSERT_EQ(count_bits(self->fd, mem, n, 0, LOCAL_PMD & ~MNM_PROT_PMD), n);
+	ASSERT_EQ(count_bits(self->fd, mem, n, 0, MNM_PROT_PMD), 0);
 	ASSERT_EQ(mnm_rw(self->fd, 0, mem, buf, n, &rw), 0);
 	ASSERT_EQ(rw.faults, 0);
 	ASSERT_EQ(check(buf, n, 1), -1);
@@ -1086,7 +1095,6 @@ TEST_F(rt, device_2m_pages)
 			     MNM_PROT_PMD), 0);
 	ASSERT_EQ(count_bits(self->fd, mem + blk * PS, blk, MNM_SNAPSHOT_DEVICE,
 			     MNM_PROT_DEV_PRIVATE_LOCAL), blk - 1);
-	ASSERT_EQ(count_bits(self->fd, mem + blk * PS, blk, 0, MNM_PROT_PMD), 0);
 	ASSERT_EQ(device_follows_cpu(self->fd, mem, n), -1);
 	ASSERT_EQ(check(mem, n, 1), -1);
 	munmap(mem, n * PS);
@@ -1114,7 +1122,7 @@ TEST_F(rt, device_2m_fallback_when_full)
 	fb0 = devmem_stat("large_fallbacks");
 	ASSERT_EQ(mnm_migrate(self->fd, a, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
 	ASSERT_EQ(m.migrated, n);
-	ASSERT_EQ(count_bits(self->fd, a, n, 0, LOCAL_PMD), n);
+	ASSERT_EQ(count_bits(self->fd, a, n, MNM_SNAPSHOT_DEVICE, LOCAL_PMD), n);
 	ASSERT_EQ(mnm_migrate(self->fd, b, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
 	ASSERT_EQ(debugfs_write(0, "devmem_limit", old), 0);
 	TH_LOG("second 2 MiB: %llu pages moved, %lu fallbacks", m.migrated,
@@ -1122,7 +1130,7 @@ TEST_F(rt, device_2m_fallback_when_full)
 	ASSERT_EQ(m.migrated, n);
 	ASSERT_EQ(devmem_stat("large_fallbacks") - fb0, 1);
 	ASSERT_EQ(count_bits(self->fd, b, n, 0, MNM_PROT_DEV_PRIVATE_LOCAL), n);
-	ASSERT_EQ(count_bits(self->fd, b, n, 0, MNM_PROT_PMD), 0);
+	ASSERT_EQ(count_bits(self->fd, b, n, MNM_SNAPSHOT_DEVICE, MNM_PROT_PMD), 0);
 	ASSERT_EQ(device_follows_cpu(self->fd, a, n), -1);
 	ASSERT_EQ(check(a, n, 2), -1);
 	ASSERT_EQ(check(b, n, 3), -1);
@@ -1219,7 +1227,9 @@ TEST_F(rt, device_2m_partial_munmap_and_mremap)
 	moved = mremap(mem + 2 * q * PS, 2 * q * PS, 2 * q * PS,
 		       MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	ASSERT_EQ(moved, dst);
+	ASSERT_EQ(count_dev_mapped(self->fd, mem + 2 * q * PS, 2 * q, false), 0);
 	ASSERT_EQ(count_bits(self->fd, dst, 2 * q, 0, MNM_PROT_DEV_PRIVATE_LOCAL), 2 * q);
+	ASSERT_EQ(devmem_used() - used0, n - q);
 	ASSERT_EQ(device_follows_cpu(self->fd, mem + q * PS, q), -1);
 	ASSERT_EQ(device_follows_cpu(self->fd, dst, 2 * q), -1);
 	ASSERT_EQ(mnm_read(self->fd, dst, buf, 2 * q), 0);
@@ -1228,10 +1238,172 @@ TEST_F(rt, device_2m_partial_munmap_and_mremap)
 	ASSERT_EQ(check_at(mem + q * PS, q, 5, q), -1);
 	ASSERT_EQ(check_at(dst, 2 * q, 5, 2 * q), -1);
 	ASSERT_EQ(device_follows_cpu(self->fd, dst, 2 * q), -1);
-	munmap(mem + q * PS, q * PS);
-	munmap(dst, 2 * q * PS);
 	ASSERT_EQ(devmem_used(), used0);
-	munmap(dst + 2 * q * PS, (n - 2 * q) * PS);
+	munmap(mem + q * PS, q * PS);
+	munmap(dst, n * PS);
+	free(buf);
+}
+
+struct advise_arg {
+	int fd;
+	char *mem;
+	atomic_int go;
+	int ret;
+};
+
+static void *advise_first(void *arg)
+{
+	struct advise_arg *a = arg;
+
+	while (!atomic_load(&a->go))
+		;
+	a->ret = advise(a->fd, a->mem, 16, MNM_MIGRATE_TO_SYSTEM, 0);
+	return NULL;
+}
+
+/*
+ * The first ADVISE of a file creates its advice tree: four threads race to
+ * be first on fresh files; one tree survives and holds the advice.
+ */
+TEST_F(rt, advise_first_use_races)
+{
+	char *mem = map_anon(16 * PS, PROT_READ | PROT_WRITE);
+	int round, i;
+
+	ASSERT_NE(mem, NULL);
+	for (round = 0; round < 20; round++) {
+		struct advise_arg a[4];
+		pthread_t t[4];
+		int fd = mnm_open_device(0);
+
+		ASSERT_GE(fd, 0);
+		for (i = 0; i < 4; i++) {
+			a[i] = (struct advise_arg){ .fd = fd, .mem = mem };
+			ASSERT_EQ(pthread_create(&t[i], NULL, advise_first, &a[i]), 0);
+		}
+		for (i = 0; i < 4; i++)
+			atomic_store(&a[i].go, 1);
+		for (i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			ASSERT_EQ(a[i].ret, 0);
+		}
+		ASSERT_EQ(advice(fd, mem, 16, NULL), MNM_MIGRATE_TO_SYSTEM);
+		/* The tree still follows the mapping. */
+		ASSERT_EQ(munmap(mem, PS), 0);
+		ASSERT_EQ(mmap(mem, PS, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), mem);
+		ASSERT_EQ(advice(fd, mem, 16, NULL), 0);
+		close(fd);
+	}
+	munmap(mem, 16 * PS);
+}
+
+/*
+ * A process advises and exits with its file open: the file is closed after
+ * its mm is gone, and the tree and its notifier go with it (kmemleak and
+ * the kernel log are checked after the run).
+ */
+TEST_F(rt, advise_then_exit)
+{
+	int i, st;
+
+	for (i = 0; i < 8; i++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			int fd = mnm_open_device(0);
+			char *m = map_anon(64 * PS, PROT_READ | PROT_WRITE);
+
+			if (fd < 0 || !m ||
+			    advise(fd, m, 64, MNM_MIGRATE_TO_SYSTEM, 0) ||
+			    advise(fd, m + 8 * PS, 8, 0, MNM_ADVISE_READ_MOSTLY))
+				_exit(1);
+			memset(m, 1, 64 * PS);
+			if (i & 1)
+				munmap(m, 32 * PS);
+			_exit(0);	/* fd closed after exit_mm() */
+		}
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		ASSERT_TRUE(WIFEXITED(st));
+		ASSERT_EQ(WEXITSTATUS(st), 0);
+	}
+}
+
+/*
+ * Other ways to take one page out of a device 2 MiB page, each of which
+ * must end the device's 2 MiB entry: another device migrating the page,
+ * a forked child writing it, mprotect of one page.  After each, the device
+ * maps only what the CPU maps and reads what the CPU holds.
+ */
+TEST_F(rt, device_2m_split_by_others)
+{
+	const unsigned long n = 512;
+	char *mem = map_aligned(n * PS);
+	char *buf = malloc(n * PS);
+	struct drm_mnm_migrate m;
+	int fd1 = mnm_open_device(1), st;
+	pid_t pid;
+
+	NEED_DEVICE_2M(self->fd);
+	ASSERT_NE(mem, NULL);
+	ASSERT_NE(buf, NULL);
+
+	/* Another device takes page 100. */
+	fill(mem, n, 6);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, LOCAL_PMD), n);
+	if (fd1 >= 0 && has_migrate(fd1)) {
+		ASSERT_EQ(mnm_migrate(fd1, mem + 100 * PS, 1, MNM_MIGRATE_TO_DEVICE, &m), 0);
+		ASSERT_EQ(m.migrated, 1);
+		ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, MNM_PROT_PMD), 0);
+		ASSERT_EQ(device_follows_cpu(self->fd, mem, n), -1);
+		ASSERT_EQ(mnm_read(self->fd, mem, buf, n), 0);
+		ASSERT_EQ(check(buf, n, 6), -1);
+	}
+
+	/* A forked child writes page 200 and exits. */
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, LOCAL_PMD), n);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		((uint32_t *)(mem + 200 * PS))[0] = 0xdead;
+		_exit(check_at(mem + 200 * PS, 2, 6, 200) == 0 &&
+		      check_at(mem + 201 * PS, 1, 6, 201) == -1 ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
+	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, MNM_PROT_WRITE), 0);
+	ASSERT_EQ(device_follows_cpu(self->fd, mem, n), -1);
+	ASSERT_EQ(mnm_read(self->fd, mem, buf, n), 0);
+	ASSERT_EQ(check(buf, n, 6), -1);
+
+	/* mprotect of page 300 alone. */
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
+	fill(mem, n, 7);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, LOCAL_PMD), n);
+	ASSERT_EQ(mprotect(mem + 300 * PS, PS, PROT_READ), 0);
+	ASSERT_EQ(count_bits(self->fd, mem, n, MNM_SNAPSHOT_DEVICE, MNM_PROT_PMD), 0);
+	ASSERT_EQ(device_follows_cpu(self->fd, mem, n), -1);
+	fill(buf, n, 8);
+	{
+		struct drm_mnm_rw rw;
+
+		/* A failed write wrote exactly the first cpages pages. */
+		ASSERT_EQ(mnm_rw(self->fd, 1, mem, buf, n, &rw), -EPERM);
+		ASSERT_LE(rw.cpages, 300);
+		ASSERT_EQ(device_follows_cpu(self->fd, mem, n), -1);
+		ASSERT_EQ(check_at(mem, rw.cpages, 8, 0), -1);
+		ASSERT_EQ(check_at(mem + rw.cpages * PS, n - rw.cpages, 7,
+				   rw.cpages), -1);
+	}
+	if (fd1 >= 0)
+		close(fd1);
+	munmap(mem, n * PS);
 	free(buf);
 }
 

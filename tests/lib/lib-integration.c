@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
@@ -153,6 +154,44 @@ static void *worker(void *data)
 	munmap(mem, 64 * PS);
 	free(buf);
 	return NULL;
+}
+
+/* Library 1.1: prefetch and advice, with the counts and errors they promise. */
+TEST_F(lib, prefetch_and_advise)
+{
+	const size_t n = 64;
+	char *p = mmap(NULL, n * PS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct mnm_prefetch_result r;
+	unsigned int attrs;
+	size_t same;
+	char map[65];
+	int loc;
+
+	if (!mnm_has_cap(self->dev, MNM_CAP_PREFETCH))
+		SKIP(return, "the device has no PREFETCH");
+	ASSERT_NE(p, MAP_FAILED);
+	memset(p, 3, n * PS);
+	ASSERT_EQ(mprotect(p + 60 * PS, 4 * PS, PROT_NONE), 0);
+	ASSERT_EQ(mnm_prefetch(self->dev, p, n, 0, MNM_PREFETCH_WRITE, &r), 0);
+	ASSERT_EQ(r.mapped, 60);
+	ASSERT_EQ(r.skip_access, 4);
+	ASSERT_EQ(r.skip_fault + r.skip_raced + r.migrate.migrated, 0);
+	ASSERT_EQ(mnm_snapshot_map(self->dev, p, n, MNM_SNAP_DEVICE, map, sizeof(map)), 0);
+	ASSERT_EQ(strspn(map, "wW"), 60);
+	ASSERT_EQ(strcmp(map + 60, "...."), 0);
+	ASSERT_EQ(mnm_prefetch(self->dev, p, n, 3, 0, &r), -EINVAL);
+	ASSERT_EQ(mnm_prefetch(self->dev, p + 1, n, 0, 0, &r), -EINVAL);
+
+	ASSERT_EQ(mnm_advise(self->dev, p, 16, MNM_TO_SYSTEM, MNM_ADVISE_READ_MOSTLY), 0);
+	ASSERT_EQ(mnm_advice(self->dev, p, n, &loc, &attrs, &same), 0);
+	ASSERT_EQ(loc, MNM_TO_SYSTEM);
+	ASSERT_EQ(attrs, MNM_ADVISE_READ_MOSTLY);
+	ASSERT_EQ(same, 16);
+	ASSERT_EQ(mnm_advise(self->dev, p, n, 0, 1U << 5), -EINVAL);
+	ASSERT_EQ(munmap(p, 16 * PS), 0);
+	ASSERT_EQ(mnm_advise(self->dev, p, 16, MNM_TO_SYSTEM, 0), -ENOMEM);
+	munmap(p + 16 * PS, (n - 16) * PS);
 }
 
 TEST_F(lib, threads_share_a_handle)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * mnmctl: list mnmirror devices, show their info and counters, snapshot a
- * demo buffer, prefetch one, and walk through what mirroring does (mnmctl demo, which
+ * demo buffer, prefetch and advise one, and walk through what mirroring does (mnmctl demo, which
  * `make demo` runs).  Built on libmnmirror.
  */
 #define _GNU_SOURCE
@@ -203,6 +203,53 @@ static int cmd_prefetch(unsigned int index)
 	return 0;
 }
 
+/*
+ * ADVISE on a buffer of this process: pages 0-7 prefer the device, 8-15
+ * read-mostly; the device reads all 16; then munmap and a fresh mapping at
+ * the same place carry no advice.
+ */
+static int cmd_advise(unsigned int index)
+{
+	struct mnm_device *dev = open_or_die(index);
+	const size_t npages = 16;
+	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf = malloc(npages * PS);
+	unsigned int attrs;
+	size_t same;
+	int loc, ret;
+
+	if (p == MAP_FAILED || !buf)
+		return 1;
+	if (!mnm_has_cap(dev, MNM_CAP_ADVISE)) {
+		fprintf(stderr, "mnmctl: device %u has no ADVISE\n", index);
+		return 1;
+	}
+	madvise(p, npages * PS, MADV_NOHUGEPAGE);
+	memset(p, 1, npages * PS);
+	ret = mnm_advise(dev, p, 8, mnm_has_cap(dev, MNM_CAP_MIGRATE) ?
+			 MNM_TO_DEVICE : MNM_TO_SYSTEM, 0);
+	printf("    advise 0-7 to prefer the %s: %s\n",
+	       mnm_has_cap(dev, MNM_CAP_MIGRATE) ? "device" : "system (no device memory)",
+	       mnm_strerror(ret));
+	ret = mnm_advise(dev, p + 8 * PS, 8, 0, MNM_ADVISE_READ_MOSTLY);
+	printf("    advise 8-15 read-mostly: %s\n", mnm_strerror(ret));
+	mnm_read(dev, p, buf, npages, NULL);
+	show_maps(dev, p, npages, "after a device read:");
+	munmap(p, npages * PS);
+	p = mmap(p, npages * PS, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	ret = mnm_advice(dev, p, npages, &loc, &attrs, &same);
+	printf("    mapped anew: advice at page 0: %s, location %d, attrs %u, for %zu pages\n",
+	       mnm_strerror(ret), loc, attrs, same);
+	munmap(p, npages * PS);
+	free(buf);
+	mnm_close(dev);
+	return 0;
+}
+
 static int demo(void)
 {
 	struct mnm_device *dev = open_or_die(0);
@@ -308,8 +355,10 @@ int main(int argc, char **argv)
 		return cmd_snapshot(index);
 	if (!strcmp(argv[1], "prefetch"))
 		return cmd_prefetch(index);
+	if (!strcmp(argv[1], "advise"))
+		return cmd_advise(index);
 	if (!strcmp(argv[1], "demo"))
 		return demo();
-	fprintf(stderr, "usage: mnmctl [list | info [N] | stats [N] | snapshot [N] | prefetch [N] | demo]\n");
+	fprintf(stderr, "usage: mnmctl [list | info [N] | stats [N] | snapshot [N] | prefetch [N] | advise [N] | demo]\n");
 	return 2;
 }

@@ -89,6 +89,11 @@ static void mnm_copy_user_page(void *dev, const struct mnm_ubuf *ub,
 	unsigned int head = PAGE_SIZE - ub->off;
 	char *u0 = kmap_local_page(ub->pages[i]);
 
+	/* The buffer is the range itself and the page did not move. */
+	if (u0 + ub->off == dev) {
+		kunmap_local(u0);
+		return;
+	}
 	if (to_user)
 		memcpy(u0 + ub->off, dev, head);
 	else
@@ -273,8 +278,8 @@ killed:
  * Copies once: each chunk of the user buffer is pinned (pin_user_pages_fast(),
  * writable for a read) and the device copies page to page between it and
  * what its page table maps, under the update lock, copy_slice pages per
- * hold.  The buffer must not overlap the mirrored range (-EINVAL): the copy
- * would depend on its order.
+ * hold.  The buffer may be the mirrored range itself, but must not overlap
+ * it otherwise (-EINVAL): the copy would depend on its order.
  *
  * Return: 0 or a negative errno (-EINTR when the process was killed);
  * @args->cpages tells how far it got: after a failed write, the device wrote
@@ -296,7 +301,9 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	len = args->npages << PAGE_SHIFT;
 	if (!args->ptr || !access_ok(u64_to_user_ptr(args->ptr), len))
 		return -EFAULT;
-	if (args->ptr < args->addr + len && args->addr < args->ptr + len)
+	/* The buffer may be the range itself (each page onto itself). */
+	if (args->ptr != args->addr &&
+	    args->ptr < args->addr + len && args->addr < args->ptr + len)
 		return -EINVAL;
 	args->cpages = 0;
 	args->faults = 0;
@@ -307,8 +314,8 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	 * when it is killed.  One more page for an unaligned buffer.
 	 */
 	ub.off = offset_in_page(args->ptr);
-	ub.pages = kmalloc_array(MNM_COPY_PAGES + 1, sizeof(*ub.pages),
-				 GFP_KERNEL);
+	ub.pages = kvmalloc_array(MNM_COPY_PAGES + 1, sizeof(*ub.pages),
+				  GFP_KERNEL);
 	if (!ub.pages)
 		return -ENOMEM;
 
@@ -348,7 +355,7 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 	}
 	if (ret == -ENOENT || (ret < 0 && write))
 		args->cpages = done + copied;
-	kfree(ub.pages);
+	kvfree(ub.pages);
 	return ret < 0 ? ret : 0;
 }
 
@@ -448,11 +455,13 @@ static int mnm_snap_batch(void *arg, unsigned long addr,
 				sn->prot[i] = mnm_prot_of_hmm(ctx, sn->peer[i]);
 	}
 	/*
-	 * Our own page table tells the rest: exclusive grants (native ABI
-	 * only), and which of our device pages form a device 2 MiB page
-	 * (reported as PMD: the CPU maps them with PTEs on this kernel).
+	 * Our own page table tells the rest: exclusive grants (native ABI;
+	 * the device view shows them anyway) and, for test_hmm's ABI, which
+	 * has no device view, which of our device pages form a device 2 MiB
+	 * page (reported as PMD, as newer test_hmm does; the CPU maps them
+	 * with PTEs on this kernel, and the native CPU view says so).
 	 */
-	if ((holes && !sn->compat) || local) {
+	if ((holes && !sn->compat) || (local && sn->compat)) {
 		hmm_mirror_lock(&ctx->mirror);
 		for (i = 0; i < n; i++) {
 			u64 pte = mnm_pt_lookup(&ctx->pt, addr + (i << PAGE_SHIFT));
@@ -460,7 +469,7 @@ static int mnm_snap_batch(void *arg, unsigned long addr,
 			if (sn->prot[i] == MNM_PROT_NONE && !sn->compat &&
 			    (pte & MNM_PTE_EXCLUSIVE))
 				sn->prot[i] = MNM_PROT_EXCLUSIVE | MNM_PROT_WRITE;
-			else if (mnm_prot_is_local(sn->prot[i]) &&
+			else if (sn->compat && mnm_prot_is_local(sn->prot[i]) &&
 				 (pte & (MNM_PTE_HUGE | MNM_PTE_DEVICE)) ==
 				 (MNM_PTE_HUGE | MNM_PTE_DEVICE))
 				sn->prot[i] |= MNM_PROT_PMD;

@@ -127,7 +127,8 @@ static bool mnm_pfns_huge(const unsigned long *pfns, const dma_addr_t *dma)
 		    (!device && dma[i] != dma[0] + i * PAGE_SIZE))
 			return false;
 	/* Our device pages: the layer hands over only its owner's. */
-	return !device || is_device_private_page(hmm_pfn_to_page(pfns[i - 1]));
+	return !device ||
+	       is_device_private_page(hmm_pfn_to_page(pfns[MNM_PT_ENTRIES - 1]));
 }
 
 static noinline int mnm_mirror_commit(struct hmm_mirror *mirror,

@@ -6,10 +6,13 @@
  * memremap_pages), added in chunks on demand up to the device's size.  A
  * device-private page has a struct page but no CPU-addressable memory, so
  * each chunk has a vmalloc'ed backing store holding what the "device" keeps
- * there.  Pages in use sit on an LRU list; a device access only sets a
+ * there.  Pages in use sit on an LRU list per eviction class (from the
+ * placement advice when the page moved in); a device access only sets a
  * referenced bit.  When the device is full (or at the debugfs devmem_limit),
- * the oldest unreferenced pages are evicted to system memory with
- * migrate_device_range() (referenced ones get a second chance).  Every
+ * the oldest unreferenced pages of the first class that has any are
+ * evicted to system memory with migrate_device_range() (referenced ones get
+ * a second chance).  A 2 MiB-aligned migration batch gets a naturally
+ * aligned block of 512 pages (a device 2 MiB page) when one is free.  Every
  * device page in use holds a reference on the module, so unloading fails
  * with -EBUSY while any process still has data in device memory, instead of
  * blocking in memunmap_pages(); the debugfs file "evict" (or the test_hmm
@@ -37,20 +40,12 @@
 
 #if MNM_HAVE_DEVMEM
 
-/* Eviction order, from the advice when the page moved in. */
-enum mnm_evict_class {
-	MNM_EVICT_FIRST,		/* read-mostly, or prefers system memory */
-	MNM_EVICT_NORMAL,		/* no advice */
-	MNM_EVICT_LAST,			/* prefers the device */
-};
-
 struct mnm_dpage {
-	struct list_head link;		/* devmem->free or devmem->lru */
+	struct list_head link;		/* devmem->free or devmem->lru[] */
 	bool referenced;		/* used since eviction last looked */
-	u8 evict_class;			/* enum mnm_evict_class */
 };
 
-static u8 mnm_evict_class_of(unsigned long advice)
+static enum mnm_evict_class mnm_evict_class_of(unsigned long advice)
 {
 	if ((advice & MNM_ADV_READ_MOSTLY) ||
 	    (advice & MNM_ADV_LOCATION) == MNM_MIGRATE_TO_SYSTEM)
@@ -73,6 +68,11 @@ struct mnm_chunk {
 
 /* Pages of a device 2 MiB page: naturally aligned, one device entry. */
 #define MNM_LARGE_PAGES		(PMD_SIZE >> PAGE_SHIFT)
+
+/* Off: every migration uses single pages (what `make bench` compares with). */
+static bool mnm_devmem_large = true;
+module_param_named(devmem_large, mnm_devmem_large, bool, 0644);
+MODULE_PARM_DESC(devmem_large, "Device 2 MiB pages for 2 MiB-aligned migrations (default on)");
 
 /* Keep a chunk's count of free pages per 2 MiB block; dm->lock held. */
 static void mnm_block_count(struct mnm_chunk *chunk, struct mnm_dpage *meta,
@@ -212,30 +212,29 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 
 	want = min_t(unsigned long, want, MNM_EVICT_BATCH);
 	spin_lock(&dm->lock);
-	for (cls = MNM_EVICT_FIRST; cls <= MNM_EVICT_LAST && n < want; cls++) {
+	for (cls = MNM_EVICT_FIRST; cls < MNM_EVICT_CLASSES && n < want; cls++) {
 		unsigned long scanned = 0;
 		LIST_HEAD(seen);
 
 		/*
 		 * Oldest first; a page used since the last look gets a second
 		 * chance.  Everything looked at moves to the tail, so a busy
-		 * page is not picked again at once.
+		 * page is not picked again at once.  A class is taken only
+		 * when the ones before it had too little.
 		 */
-		list_for_each_entry_safe(meta, tmp, &dm->lru, link) {
+		list_for_each_entry_safe(meta, tmp, &dm->lru[cls], link) {
 			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
 
 			if (n == want || scanned++ >= dm->nused)
 				break;
 			list_move_tail(&meta->link, &seen);
-			if (READ_ONCE(meta->evict_class) > cls)
-				continue;
 			if (READ_ONCE(meta->referenced)) {
 				WRITE_ONCE(meta->referenced, false);
 				continue;
 			}
 			pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
 		}
-		list_splice_tail(&seen, &dm->lru);
+		list_splice_tail(&seen, &dm->lru[cls]);
 	}
 	spin_unlock(&dm->lock);
 
@@ -407,10 +406,9 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 				list_first_entry(&dm->free, struct mnm_dpage, link);
 			struct mnm_chunk *chunk = mnm_chunk_of_meta(dm, meta);
 
-			list_move_tail(&meta->link, &dm->lru);
+			list_move_tail(&meta->link, &dm->lru[MNM_EVICT_NORMAL]);
 			mnm_block_count(chunk, meta, -1);
 			meta->referenced = false;
-			WRITE_ONCE(meta->evict_class, MNM_EVICT_NORMAL);
 			dm->nfree--;
 			dm->nused++;
 			pages[got++] = mnm_page_of(chunk, meta);
@@ -429,6 +427,17 @@ unsigned long mnm_devmem_alloc(struct mnm_device *mdev, struct page **pages,
 	return got;
 }
 
+/* Move a page just allocated (on the NORMAL list) to its class's list. */
+static void mnm_devmem_set_class(struct mnm_device *mdev, struct page *page,
+				 enum mnm_evict_class cls)
+{
+	struct mnm_devmem *dm = &mdev->devmem;
+
+	spin_lock(&dm->lock);
+	list_move_tail(&mnm_meta_of(page)->link, &dm->lru[cls]);
+	spin_unlock(&dm->lock);
+}
+
 /*
  * One device 2 MiB page: a naturally aligned block of MNM_LARGE_PAGES free
  * device pages, returned in address order, each initialised and locked.
@@ -443,7 +452,8 @@ static bool mnm_devmem_alloc_large(struct mnm_device *mdev, struct page **pages)
 	unsigned int c;
 
 	spin_lock(&dm->lock);
-	if (dm->nused + MNM_LARGE_PAGES > dm->limit)
+	/* An injected failure is the single-page path's to take. */
+	if (dm->fail_alloc || dm->nused + MNM_LARGE_PAGES > dm->limit)
 		goto fail;
 	for (c = 0; c < dm->nchunks && !chunk; c++) {
 		struct mnm_chunk *ch = dm->chunks[c];
@@ -459,9 +469,8 @@ static bool mnm_devmem_alloc_large(struct mnm_device *mdev, struct page **pages)
 	for (i = 0; i < MNM_LARGE_PAGES; i++) {
 		struct mnm_dpage *meta = &chunk->meta[b * MNM_LARGE_PAGES + i];
 
-		list_move_tail(&meta->link, &dm->lru);
+		list_move_tail(&meta->link, &dm->lru[MNM_EVICT_NORMAL]);
 		meta->referenced = false;
-		WRITE_ONCE(meta->evict_class, MNM_EVICT_NORMAL);
 		pages[i] = mnm_page_of(chunk, meta);
 	}
 	chunk->block_free[b] = 0;
@@ -489,7 +498,7 @@ static bool mnm_batch_large(struct mnm_ctx *ctx, struct migrate_vma *args,
 			    unsigned long n)
 {
 	if (n != MNM_LARGE_PAGES || !IS_ALIGNED(args->start, PMD_SIZE) ||
-	    args->end - args->start != PMD_SIZE)
+	    args->end - args->start != PMD_SIZE || !READ_ONCE(mnm_devmem_large))
 		return false;
 	if (test_and_clear_bit(MNM_CTX_FAIL_LARGE, &ctx->flags)) {
 		atomic64_inc(&ctx->mdev->devmem.large_fallbacks);
@@ -552,8 +561,9 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		}
 		if (addr >= advice_end)
 			advice = hmm_mirror_get_attr(mirror, addr, &advice_end);
-		WRITE_ONCE(mnm_meta_of(dpage)->evict_class,
-			   mnm_evict_class_of(advice));
+		if (mnm_evict_class_of(advice) != MNM_EVICT_NORMAL)
+			mnm_devmem_set_class(ctx->mdev, dpage,
+					     mnm_evict_class_of(advice));
 		if (spage)
 			memcpy_from_page(mnm_devmem_data(dpage), spage, 0, PAGE_SIZE);
 		else
@@ -586,11 +596,13 @@ int mnm_devmem_init(struct mnm_device *mdev, unsigned long bytes)
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long pages = max(bytes >> PAGE_SHIFT, 512UL);
+	unsigned int i;
 
 	spin_lock_init(&dm->lock);
 	mutex_init(&dm->grow_lock);
 	INIT_LIST_HEAD(&dm->free);
-	INIT_LIST_HEAD(&dm->lru);
+	for (i = 0; i < MNM_EVICT_CLASSES; i++)
+		INIT_LIST_HEAD(&dm->lru[i]);
 	dm->chunk_pages = min(pages, SZ_64M >> PAGE_SHIFT);
 	dm->max_chunks = min_t(unsigned long, MNM_MAX_CHUNKS,
 			       DIV_ROUND_UP(pages, dm->chunk_pages));

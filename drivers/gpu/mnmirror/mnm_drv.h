@@ -28,11 +28,23 @@
 
 struct mnm_chunk;
 
+/*
+ * Eviction order of device pages, from the advice when a page moved in:
+ * read-mostly or system-preferring first, unadvised, device-preferring last.
+ */
+enum mnm_evict_class {
+	MNM_EVICT_FIRST,
+	MNM_EVICT_NORMAL,
+	MNM_EVICT_LAST,
+	MNM_EVICT_CLASSES
+};
+
 /* Device-private memory of one mock device (mnm_devmem.c). */
 struct mnm_devmem {
 	spinlock_t lock;		/* the lists, counts and fail_alloc */
 	struct list_head free;		/* struct mnm_dpage.link */
-	struct list_head lru;		/* in use, least recently used first */
+	/* in use, least recently used first, one list per eviction class */
+	struct list_head lru[MNM_EVICT_CLASSES];
 	unsigned long nfree;
 	unsigned long nused;
 	unsigned long reserved;		/* pages promised to running migrations */
@@ -93,7 +105,7 @@ struct mnm_ctx {
 	struct mnm_teardown teardown[MNM_TEARDOWN_ENTRIES];
 };
 
-/* ctx->flags: test_hmm's HMM_DMIRROR_FLAG_FAIL_ALLOC, armed for one allocation */
+/* ctx->flags: HMM_DMIRROR_FLAG_FAIL_ALLOC, armed for one 2 MiB allocation */
 #define MNM_CTX_FAIL_LARGE	0
 
 #define MNM_MAX_DEVICES		8
@@ -161,6 +173,13 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 			  struct hmm_mirror_migrate *m);
 void mnm_devmem_evict_all(struct mnm_device *mdev);
 void mnm_devmem_debugfs(struct mnm_device *mdev);
+
+/* mnm_bench.c: the bare hmm_range_fault() limit, built only with MNM_BENCH */
+#ifdef MNM_BENCH
+void mnm_bench_init(struct dentry *root);
+#else
+static inline void mnm_bench_init(struct dentry *root) { }
+#endif
 
 /* mnm_debug.c: test hooks, built only with MNM_TEST_HOOKS (see Kbuild) */
 #ifdef MNM_TEST_HOOKS

@@ -187,6 +187,7 @@ static int __init mnm_init(void)
 	if (!num_devices || num_devices > MNM_MAX_DEVICES)
 		return -EINVAL;
 	mnm_debugfs_root = debugfs_create_dir("mnmirror", NULL);
+	mnm_bench_init(mnm_debugfs_root);
 	ret = mnm_debug_init(mnm_debugfs_root);
 	if (ret)
 		goto err;

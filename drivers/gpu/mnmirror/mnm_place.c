@@ -42,6 +42,29 @@ static unsigned long mnm_count_mapped(struct mnm_ctx *ctx, unsigned long start,
 	return n;
 }
 
+/* May the device map this VMA's pages (writable, for @write)? */
+static bool mnm_vma_allows(struct vm_area_struct *vma, bool write)
+{
+	/* hmm_range_fault() refuses VM_IO and VM_PFNMAP, too. */
+	return (vma->vm_flags & VM_READ) &&
+	       !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
+	       (!write || (vma->vm_flags & VM_WRITE));
+}
+
+/* Is @addr still in a VMA that allows the access? */
+static bool mnm_still_allowed(struct mm_struct *mm, unsigned long addr,
+			      bool write)
+{
+	struct vm_area_struct *vma;
+	bool ok;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	ok = vma && mnm_vma_allows(vma, write);
+	mmap_read_unlock(mm);
+	return ok;
+}
+
 /*
  * The next part of [*addr, end) that a VMA covers: its end, and whether it
  * allows the access.  Pages before it have no VMA: *holes counts them and
@@ -62,10 +85,7 @@ static unsigned long mnm_next_vma(struct mm_struct *mm, unsigned long *addr,
 			*addr = vma->vm_start;
 		}
 		seg_end = min(vma->vm_end, end);
-		/* hmm_range_fault() refuses VM_IO and VM_PFNMAP, too. */
-		*allowed = (vma->vm_flags & VM_READ) &&
-			   !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
-			   (!write || (vma->vm_flags & VM_WRITE));
+		*allowed = mnm_vma_allows(vma, write);
 	} else {
 		*holes += (end - *addr) >> PAGE_SHIFT;
 		*addr = end;
@@ -78,7 +98,9 @@ static unsigned long mnm_next_vma(struct mm_struct *mm, unsigned long *addr,
  * Map [start, end), which one VMA covered a moment ago, block by block;
  * blocks already mapped as asked are skipped without a fault.  A block whose
  * CPU fault fails is taken again page by page, so that only the failing
- * pages are lost.  Returns the pages that failed, or a negative errno.
+ * pages are lost; a page whose VMA went meanwhile (a racing munmap or
+ * mprotect) is not a failed fault.  Returns the pages that failed, or a
+ * negative errno.
  */
 static long mnm_prefetch_map(struct mnm_ctx *ctx, unsigned long start,
 			     unsigned long end, bool write)
@@ -104,7 +126,8 @@ static long mnm_prefetch_map(struct mnm_ctx *ctx, unsigned long start,
 				ret = hmm_mirror_fault(&ctx->mirror, a,
 						       a + PAGE_SIZE, flags, ctx);
 				if (ret == -EFAULT || ret == -EPERM)
-					failed++;
+					failed += mnm_still_allowed(current->mm, a,
+								    write);
 				else if (ret < 0)
 					return ret;
 			}
