@@ -68,8 +68,9 @@ static int mnm_bench_run(unsigned long start, unsigned long npages)
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mm);
-		if (ret == -EBUSY || (!ret && mmu_interval_read_retry(&mni,
-							range.notifier_seq))) {
+		if (!ret && mmu_interval_read_retry(&mni, range.notifier_seq))
+			ret = -EBUSY;
+		if (ret == -EBUSY) {
 			ret = fatal_signal_pending(current) ? -EINTR : 0;
 			continue;
 		}
