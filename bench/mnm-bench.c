@@ -231,8 +231,9 @@ static int run_migrate(struct dev *d, const struct job *j, int round)
  * Binding memory to the device without copying it: native PREFETCH of a
  * populated range, against the limit of the mirror path, bare
  * hmm_range_fault() over the same range in the kernel (debugfs
- * bench_range_fault, run by the compat backend's child as "limit").
- * test_hmm has neither.
+ * bench_range_fault, run by the compat backend's child as "limit"), and
+ * that plus a DMA mapping of every page (test_hmm's child, "limit_dma"):
+ * test_hmm itself has no PREFETCH.
  */
 static int run_bind(struct dev *d, const struct job *j, int round)
 {
@@ -252,8 +253,10 @@ static int run_bind(struct dev *d, const struct job *j, int round)
 			return -EIO;
 		t = now() - t;
 		emit("bind", param, d->b, round, npages / t, "pages/s");
-	} else if (d->b == COMPAT) {
-		snprintf(cmd, sizeof(cmd), "%lx %lu", (unsigned long)p, npages);
+	} else {
+		/* compat's child: the bare limit; test_hmm's: limit + DMA map */
+		snprintf(cmd, sizeof(cmd), "%lx %lu%s", (unsigned long)p, npages,
+			 d->b == PEER ? " dma" : "");
 		if (write_str(BENCH_LIMIT, cmd))
 			return -ENOENT;
 		fd = open(BENCH_LIMIT, O_RDONLY);
@@ -265,7 +268,8 @@ static int run_bind(struct dev *d, const struct job *j, int round)
 		res[n] = 0;
 		if (sscanf(res, "%llu %llu", &ns, &pages) != 2 || !ns)
 			return -EIO;
-		emit_as("bind", param, "limit", round, pages / (ns * 1e-9), "pages/s");
+		emit_as("bind", param, d->b == PEER ? "limit_dma" : "limit", round,
+			pages / (ns * 1e-9), "pages/s");
 	}
 	return 0;
 }
@@ -528,19 +532,28 @@ static int run_child(enum backend b, const struct metric *m, const struct job *j
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
 }
 
-/* "mnm-bench profile BACKEND N": only fault-in of 32 MiB, N times, for perf. */
-static int profile(const char *backend, int n)
+/*
+ * "mnm-bench profile BACKEND N [METRIC MIB]": one metric (by default
+ * fault-in of 32 MiB), N times, for perf.
+ */
+static int profile(const char *backend, int n, const char *metric,
+		   unsigned long mib)
 {
-	const struct job j = { "fault", 32, 0 };
+	const struct job j = { metric, mib, 0 };
+	const struct metric *m = NULL;
 	int b, r, fails = 0;
+	unsigned int k;
 
 	for (b = 0; b < NBACKENDS; b++)
 		if (!strcmp(bname[b], backend))
 			break;
-	if (b == NBACKENDS)
+	for (k = 0; k < sizeof(metrics) / sizeof(metrics[0]); k++)
+		if (!strcmp(metrics[k].name, metric))
+			m = &metrics[k];
+	if (b == NBACKENDS || !m)
 		return 2;
 	for (r = 0; r < n; r++)
-		fails += run_child(b, &metrics[0], &j, r) != 0;
+		fails += run_child(b, m, &j, r) != 0;
 	return fails ? 1 : 0;
 }
 
@@ -576,7 +589,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 3 && !strcmp(argv[1], "profile"))
-		return profile(argv[2], atoi(argv[3]));
+		return profile(argv[2], atoi(argv[3]), argc > 5 ? argv[4] : "fault",
+			       argc > 5 ? strtoul(argv[5], NULL, 0) : 32);
 	for (i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
 		const struct metric *m = NULL;
 

@@ -6,12 +6,15 @@
  * range of the writer's mm, in batches of HMM_MIRROR_BATCH_PAGES under one
  * temporary interval notifier, as a mirror's fault would but with nothing
  * else: no intervals per block, no DMA mapping, no device page table.
+ * "ADDR NPAGES dma" also DMA-maps every page for device 0 (and unmaps them
+ * after the clock stops): how much of a mirror's cost that step is.
  * Reading the file gives the last run's "NS PAGES".
  *
  * Locking: mmap_lock (read) around each hmm_range_fault(); the result is
  * under mnm_bench_lock.
  */
 #include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -37,19 +40,40 @@ static const struct mmu_interval_notifier_ops mnm_bench_ops = {
 	.invalidate = mnm_bench_invalidate,
 };
 
-static int mnm_bench_run(unsigned long start, unsigned long npages)
+/* DMA-map the batch's pages for @dev into @dma. */
+static void mnm_bench_dma(struct device *dev, const unsigned long *pfns,
+			  unsigned long n, dma_addr_t *dma)
 {
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		dma[i] = (pfns[i] & HMM_PFN_VALID) ?
+			dma_map_page_attrs(dev, hmm_pfn_to_page(pfns[i]), 0,
+					   PAGE_SIZE, DMA_BIDIRECTIONAL,
+					   DMA_ATTR_SKIP_CPU_SYNC) :
+			DMA_MAPPING_ERROR;
+}
+
+static int mnm_bench_run(unsigned long start, unsigned long npages, bool dma)
+{
+	struct device *dev = mnm_devices[0] ? mnm_devices[0]->drm.dev : NULL;
 	struct mmu_interval_notifier mni;
 	struct mm_struct *mm = current->mm;
-	unsigned long *pfns, addr, end = start + (npages << PAGE_SHIFT);
+	unsigned long *pfns, addr, end = start + (npages << PAGE_SHIFT), i;
+	dma_addr_t *dmas = NULL;
 	u64 t0;
 	int ret;
 
-	if (!mm || !npages || !PAGE_ALIGNED(start) || end <= start)
+	if (!mm || !npages || !PAGE_ALIGNED(start) || end <= start ||
+	    npages > MNM_MAX_PAGES || (dma && !dev))
 		return -EINVAL;
 	pfns = kvmalloc_array(HMM_MIRROR_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
-	if (!pfns)
-		return -ENOMEM;
+	if (dma)
+		dmas = kvmalloc_array(npages, sizeof(*dmas), GFP_KERNEL);
+	if (!pfns || (dma && !dmas)) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	ret = mmu_interval_notifier_insert(&mni, mm, start, end - start,
 					   &mnm_bench_ops);
 	if (ret)
@@ -74,6 +98,9 @@ static int mnm_bench_run(unsigned long start, unsigned long npages)
 			ret = fatal_signal_pending(current) ? -EINTR : 0;
 			continue;
 		}
+		if (!ret && dma)
+			mnm_bench_dma(dev, pfns, (range.end - addr) >> PAGE_SHIFT,
+				      dmas + ((addr - start) >> PAGE_SHIFT));
 		addr = range.end;
 	}
 	mutex_lock(&mnm_bench_lock);
@@ -81,7 +108,13 @@ static int mnm_bench_run(unsigned long start, unsigned long npages)
 	mnm_bench_pages = npages;
 	mutex_unlock(&mnm_bench_lock);
 	mmu_interval_notifier_remove(&mni);
+	for (i = 0; dma && i < ((addr - start) >> PAGE_SHIFT); i++)
+		if (dmas[i] != DMA_MAPPING_ERROR)
+			dma_unmap_page_attrs(dev, dmas[i], PAGE_SIZE,
+					     DMA_BIDIRECTIONAL,
+					     DMA_ATTR_SKIP_CPU_SYNC);
 out_free:
+	kvfree(dmas);
 	kvfree(pfns);
 	return ret;
 }
@@ -90,17 +123,18 @@ static ssize_t mnm_bench_write(struct file *file, const char __user *ubuf,
 			       size_t len, loff_t *ppos)
 {
 	unsigned long addr, npages;
-	char buf[64];
-	int ret;
+	char buf[64], mode[8] = "";
+	int ret, n;
 
 	if (len >= sizeof(buf))
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = 0;
-	if (sscanf(buf, "%lx %lu", &addr, &npages) != 2)
+	n = sscanf(buf, "%lx %lu %7s", &addr, &npages, mode);
+	if (n < 2 || (n == 3 && strcmp(mode, "dma")))
 		return -EINVAL;
-	ret = mnm_bench_run(addr, npages);
+	ret = mnm_bench_run(addr, npages, n == 3);
 	return ret ? ret : len;
 }
 

@@ -23,17 +23,27 @@
 
 #include "mnm_drv.h"
 
-/* Pages of [start, end) the device maps now (writable ones, for @write). */
+/*
+ * Pages of [start, end) the device maps now (writable ones, for @write):
+ * a block the layer calls valid counts whole (its bits say every page was
+ * committed as asked and not invalidated since, which our table follows:
+ * mnm_copy.c checks that on every copy); others are looked up page by page.
+ */
 static unsigned long mnm_count_mapped(struct mnm_ctx *ctx, unsigned long start,
 				      unsigned long end, bool write)
 {
+	unsigned int flags = write ? HMM_MIRROR_FAULT_WRITE : 0;
 	u64 need = MNM_PTE_VALID | (write ? MNM_PTE_WRITE : 0);
 	unsigned long addr = start, n = 0;
 
 	while (addr < end) {
-		unsigned long stop = min(end, addr + (MNM_COPY_PAGES << PAGE_SHIFT));
+		unsigned long stop = min(end, ALIGN(addr + 1, ctx->mirror.granule));
 
 		hmm_mirror_lock(&ctx->mirror);
+		if (hmm_mirror_range_valid(&ctx->mirror, addr, stop, flags)) {
+			n += (stop - addr) >> PAGE_SHIFT;
+			addr = stop;
+		}
 		for (; addr < stop; addr += PAGE_SIZE)
 			n += (mnm_pt_lookup(&ctx->pt, addr) & need) == need;
 		hmm_mirror_unlock(&ctx->mirror);
