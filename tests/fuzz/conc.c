@@ -353,7 +353,27 @@ static void *conc_thread(void *arg)
 		 * WRITE that fell back to a READ above moved it.
 		 */
 		poison_buf(buf, n);
-		if (w < 60) {
+		if (w < 8 && !compat) {
+			/*
+			 * PREFETCH (for reading: a write one would break the COW
+			 * of private file pages, which this model does not
+			 * follow) racing everything else: every page accounted
+			 * for, whatever moved meanwhile.
+			 */
+			struct drm_mnm_prefetch pf = {
+				.size = sizeof(pf), .addr = pg_addr(p), .npages = n,
+			};
+
+			ret = mnm_ioctl(P->fds[slot].fd, DRM_IOCTL_MNM_PREFETCH, &pf);
+			conc_errno(t, slot, "PREFETCH", ret, -EBUSY, -ENOMEM, -EINTR);
+			if (!ret && pf.mapped + pf.skip_access + pf.skip_fault +
+				    pf.skip_raced != n)
+				report(F_MODEL_ERROR, "concurrent thread %d: PREFETCH via %s of %lu pages counted %llu",
+				       t, P->fds[slot].name, n,
+				       (unsigned long long)(pf.mapped + pf.skip_access +
+							    pf.skip_fault + pf.skip_raced));
+			conc_count(OP_PREFETCH, slot);
+		} else if (w < 60) {
 			ret = dev_rw_raw(slot, 0, pg_addr(p), buf, n, NULL);
 			conc_errno(t, slot, "READ", ret, -EFAULT, -EBUSY, -ENOMEM);
 			conc_check_data(t, slot, p, n, buf, ret, "READ");

@@ -690,6 +690,64 @@ void do_release(const struct op *o)
 	check_dev_snapshot(slot, p, n, 1, "after RELEASE");
 }
 
+/*
+ * PREFETCH (native files; location 0): every page is accounted for, and in
+ * a sequential phase exactly as the model says: no access where the model
+ * has no readable (writable, for a write) mapping, no failed fault (the
+ * model maps no file past its end), nothing raced.  The device then maps
+ * exactly the pages counted, within what the model allows, and reads what
+ * the model holds.  A write prefetch of a private file page the CPU has
+ * not written would break its COW, which the model does not follow: such
+ * ranges are prefetched for reading.
+ */
+void do_prefetch(const struct op *o)
+{
+	unsigned long p = o->p, n = o->n, i, want_access = 0, dev_mapped = 0;
+	int slot = o->fd, write = o->b, ret;
+	struct drm_mnm_prefetch pf;
+	uint8_t *s;
+
+	if (!slot_ok(o) || !clip_range(&p, &n) || P->fds[slot].abi != ABI_NATIVE)
+		return;
+	for (i = p; i < p + n && write; i++)
+		if (P->pg[i].mapped && P->pg[i].kind == K_FILE_PRIV && !P->pg[i].cowed)
+			write = 0;
+	for (i = p; i < p + n; i++)
+		want_access += write ? !writable(i) : !readable(i);
+	pf = (struct drm_mnm_prefetch){
+		.size = sizeof(pf), .flags = write ? MNM_PREFETCH_WRITE : 0,
+		.addr = pg_addr(p), .npages = n,
+	};
+	inject_begin();
+	ret = mnm_ioctl(P->fds[slot].fd, DRM_IOCTL_MNM_PREFETCH, &pf);
+	if (inject_end(OP_PREFETCH, ret) && ret && inject_errno_ok(ret))
+		return;
+	if (ret) {
+		report(F_UNEXPECTED_ERRNO, "PREFETCH via %s failed with %s",
+		       P->fds[slot].name, strerror(-ret));
+		return;
+	}
+	if (pf.mapped + pf.skip_access + pf.skip_fault + pf.skip_raced != n ||
+	    pf.skip_access != want_access || pf.skip_fault || pf.skip_raced)
+		report(F_MODEL_ERROR, "PREFETCH%s via %s of %lu pages: mapped %llu, no access %llu (model: %lu), fault %llu, raced %llu",
+		       write ? " (write)" : "", P->fds[slot].name, n,
+		       (unsigned long long)pf.mapped, (unsigned long long)pf.skip_access,
+		       want_access, (unsigned long long)pf.skip_fault,
+		       (unsigned long long)pf.skip_raced);
+	check_dev_snapshot(slot, p, n, 0, "after PREFETCH");
+	s = malloc(n);
+	if (s && !dev_snap_raw(slot, pg_addr(p), n, s, 1)) {
+		for (i = 0; i < n; i++)
+			dev_mapped += write ? !!(s[i] & MNM_PROT_WRITE) :
+					      !!(s[i] & (MNM_PROT_READ | MNM_PROT_WRITE));
+		if (dev_mapped != pf.mapped)
+			report(F_MODEL_ERROR, "PREFETCH via %s said %llu pages mapped; the device maps %lu",
+			       P->fds[slot].name, (unsigned long long)pf.mapped, dev_mapped);
+	}
+	free(s);
+	dev_verify_runs(slot, p, n);
+}
+
 void do_reopen(const struct op *o)
 {
 	unsigned long i;

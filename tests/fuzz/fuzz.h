@@ -45,7 +45,7 @@ enum op_type {
 	OP_MMAP, OP_MUNMAP, OP_MREMAP, OP_MPROTECT, OP_MADVISE,
 	OP_CPU_WRITE, OP_CPU_READ,
 	OP_DEV_READ, OP_DEV_WRITE, OP_MIGRATE, OP_EXCL, OP_CHECK_EXCL,
-	OP_SNAP, OP_RELEASE, OP_REOPEN, OP_PROBE,
+	OP_SNAP, OP_RELEASE, OP_PREFETCH, OP_REOPEN, OP_PROBE,
 	OP_CHECK, OP_FORK, OP_WAIT, OP_CONC,
 	OP_NTYPES
 };
@@ -307,6 +307,7 @@ void do_excl(const struct op *o);
 void do_check_excl(const struct op *o);
 void do_snap(const struct op *o);
 void do_release(const struct op *o);
+void do_prefetch(const struct op *o);
 void do_reopen(const struct op *o);
 void do_probe(const struct op *o);
 void dev_verify_range(int slot, unsigned long p, unsigned long n);

@@ -18,7 +18,7 @@ const char *op_names[OP_NTYPES] = {
 	"mmap", "munmap", "mremap", "mprotect", "madvise",
 	"cpu_write", "cpu_read",
 	"dev_read", "dev_write", "migrate", "exclusive", "check_excl",
-	"snapshot", "release", "reopen", "probe",
+	"snapshot", "release", "prefetch", "reopen", "probe",
 	"check", "fork", "wait", "conc",
 };
 static const char *adv_names[3] = { "dontneed", "free", "collapse" };
@@ -317,6 +317,15 @@ void gen_op(struct rng *r, struct op *o, int allow_fork_conc)
 		o->type = OP_REOPEN;
 		return;
 	}
+	if (w < 955) {
+		o->type = OP_PREFETCH;
+		pick_range(r, chance(r, 70) ? readable : pred_mapped, o, 10);
+		o->b = chance(r, 40);	/* writable */
+		/* test_hmm's ABI has no PREFETCH: a native file (slots 0-2). */
+		if (P->fds[o->fd].abi == ABI_COMPAT)
+			o->fd = rn(r, 3);
+		return;
+	}
 	if (w < 992 || !allow_fork_conc) {
 		o->type = OP_PROBE;
 		pick_range(r, writable, o, 0);
@@ -378,6 +387,9 @@ int op_format(const struct op *o, char *buf, size_t len)
 	case OP_SNAP:
 		return snprintf(buf, len, "%s fd=%u p=%u n=%u view=%s", nm, o->fd, o->p, o->n,
 				o->b ? "device" : "cpu");
+	case OP_PREFETCH:
+		return snprintf(buf, len, "%s fd=%u p=%u n=%u write=%u", nm, o->fd, o->p,
+				o->n, o->b);
 	case OP_DEV_READ:
 	case OP_EXCL:
 	case OP_CHECK_EXCL:
@@ -460,6 +472,8 @@ int op_parse(const char *line, struct op *o)
 			o->a = !strcmp(v, "sys");
 		else if (!strcmp(tok, "view"))
 			o->b = !strcmp(v, "device");
+		else if (!strcmp(tok, "write"))
+			o->b = x;
 		else
 			return -1;
 	}
@@ -502,6 +516,7 @@ void exec_op(const struct op *o)
 	case OP_CHECK_EXCL: do_check_excl(o); break;
 	case OP_SNAP: do_snap(o); break;
 	case OP_RELEASE: do_release(o); break;
+	case OP_PREFETCH: do_prefetch(o); break;
 	case OP_REOPEN: do_reopen(o); break;
 	case OP_PROBE: do_probe(o); break;
 	case OP_CHECK: full_check(); break;

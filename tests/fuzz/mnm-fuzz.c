@@ -54,7 +54,7 @@ void count_op(const struct op *o)
 
 	if (P->replaying)
 		return;
-	if (o->type >= OP_DEV_READ && o->type <= OP_RELEASE && o->fd < MAX_FDS)
+	if (o->type >= OP_DEV_READ && o->type <= OP_PREFETCH && o->fd < MAX_FDS)
 		abi = P->fds[o->fd].abi == ABI_COMPAT;
 	atomic_fetch_add(&SH->ops_total, 1);
 	atomic_fetch_add(&SH->opcount[o->type][abi], 1);
