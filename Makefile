@@ -17,24 +17,46 @@ export KDIR
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS ?=
+LDFLAGS ?=
+# Warnings are errors for the project's own checks (make check passes
+# WERROR=-Werror); a packager's or user's build only warns.
+WERROR ?=
+WARN := -Wall -Wextra $(WERROR) -Wno-unused-parameter
 DRM_CFLAGS := $(shell pkg-config --cflags libdrm 2>/dev/null || echo -I/usr/include/libdrm)
 B := build
 
+# GNU installation directories (a packager sets libdir for multiarch).
 PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+libdir ?= $(exec_prefix)/lib
+includedir ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
 DESTDIR ?=
 LIBSRC := userspace/libmnmirror
-LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/mnmirror.h
-SOLIB := $(B)/lib/libmnmirror.so.1.1.0
+LIBOBJ_DEPS := $(LIBSRC)/libmnmirror.c $(LIBSRC)/mnmirror.h include/uapi/drm/mnmirror_drm.h
+# The library's version has one source: the MNM_LIB_VERSION_* macros of its
+# header (what mnm_version() returns at run time).
+lib_version = $(shell sed -n 's/^\#define MNM_LIB_VERSION_$(1)[[:space:]]*\([0-9]*\).*/\1/p' $(LIBSRC)/mnmirror.h)
+LIB_MAJOR := $(call lib_version,MAJOR)
+LIB_VERSION := $(LIB_MAJOR).$(call lib_version,MINOR).$(call lib_version,PATCH)
+SONAME := libmnmirror.so.$(LIB_MAJOR)
+SOLIB := $(B)/lib/libmnmirror.so.$(LIB_VERSION)
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
 TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/mnm-pressure-tests \
 	$(B)/tests/mnm-api-tests $(B)/tests/mnm-runtime-tests \
 	$(B)/tests/lib-integration $(B)/tests/lib-unit $(B)/tests/mnm-fuzz
 UPSTREAM := $(B)/upstream/hmm-tests
-TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate
+MAN1 := $(wildcard userspace/man/man1/*.1)
+MAN3 := $(wildcard userspace/man/man3/*.3)
+TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate \
+	$(B)/examples/prefetch
 
-.PHONY: all modules kernel userspace tests upstream check demo clean deps install bench fuzz
+.PHONY: all modules kernel userspace tests upstream check demo clean deps install uninstall bench fuzz
 all: modules userspace tests
 
 deps:
@@ -52,22 +74,24 @@ userspace: $(LIBS) $(TOOLS)
 # and static.
 $(B)/lib/libmnmirror.pic.o: $(LIBOBJ_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
+	$(CC) -Iinclude/uapi $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
 $(B)/lib/libmnmirror.o: $(LIBOBJ_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
+	$(CC) -Iinclude/uapi $(CPPFLAGS) $(CFLAGS) $(WARN) -fvisibility=hidden $(DRM_CFLAGS) -c -o $@ $<
 $(SOLIB): $(B)/lib/libmnmirror.pic.o $(LIBSRC)/libmnmirror.map
-	$(CC) -shared -Wl,-soname,libmnmirror.so.1 -Wl,--version-script=$(LIBSRC)/libmnmirror.map \
-		-o $@ $< -ldrm
-	ln -sf libmnmirror.so.1.1.0 $(B)/lib/libmnmirror.so.1
-	ln -sf libmnmirror.so.1 $(B)/lib/libmnmirror.so
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=$(LIBSRC)/libmnmirror.map -o $@ $< -ldrm
+	ln -sf libmnmirror.so.$(LIB_VERSION) $(B)/lib/$(SONAME)
+	ln -sf $(SONAME) $(B)/lib/libmnmirror.so
 $(STLIB): $(B)/lib/libmnmirror.o
 	rm -f $@ && ar rcs $@ $<
-$(B)/lib/libmnmirror.pc: $(LIBSRC)/libmnmirror.pc.in
-	sed 's|@PREFIX@|$(PREFIX)|' $< >$@
+PC_SUBST = sed -e 's|@PREFIX@|$(prefix)|' -e 's|@LIBDIR@|$(libdir)|' \
+	-e 's|@INCLUDEDIR@|$(includedir)|' -e 's|@VERSION@|$(LIB_VERSION)|'
+$(B)/lib/libmnmirror.pc: $(LIBSRC)/libmnmirror.pc.in $(LIBSRC)/mnmirror.h
+	$(PC_SUBST) $< >$@
 
 # Programs link the static library (they also run in guests, from the tree).
-LIBUSE := -I$(LIBSRC) $(DRM_CFLAGS) $(STLIB) -ldrm
+LIBUSE := -I$(LIBSRC) -Iinclude/uapi $(CPPFLAGS) $(DRM_CFLAGS) $(LDFLAGS) $(STLIB) -ldrm
 $(B)/examples/%: userspace/examples/%.c $(STLIB) $(LIBSRC)/mnmirror.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)
@@ -80,43 +104,55 @@ $(B)/tests/lib-integration: tests/lib/lib-integration.c $(STLIB) $(LIBSRC)/mnmir
 		-I$(KSRC)/tools/testing/selftests -o $@ $< $(LIBUSE) -lpthread
 
 install: $(LIBS) $(B)/bin/mnmctl
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libmnmirror.so.1.1.0 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so.1
-	ln -sf libmnmirror.so.1 $(DESTDIR)$(PREFIX)/lib/libmnmirror.so
-	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	sed 's|@PREFIX@|$(PREFIX)|' $(LIBSRC)/libmnmirror.pc.in \
-		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/libmnmirror.pc
-	install -m 0644 $(LIBSRC)/mnmirror.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0755 $(B)/bin/mnmctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir)/drm \
+		$(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
+	install -m 0755 $(SOLIB) $(DESTDIR)$(libdir)/
+	ln -sf libmnmirror.so.$(LIB_VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libmnmirror.so
+	install -m 0644 $(STLIB) $(DESTDIR)$(libdir)/
+	$(PC_SUBST) $(LIBSRC)/libmnmirror.pc.in >$(DESTDIR)$(libdir)/pkgconfig/libmnmirror.pc
+	install -m 0644 $(LIBSRC)/mnmirror.h $(DESTDIR)$(includedir)/
+	install -m 0644 include/uapi/drm/mnmirror_drm.h $(DESTDIR)$(includedir)/drm/
+	install -m 0755 $(B)/bin/mnmctl $(DESTDIR)$(bindir)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(mandir)/man1/
+	install -m 0644 $(MAN3) $(DESTDIR)$(mandir)/man3/
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/libmnmirror.so.$(LIB_VERSION) \
+		$(DESTDIR)$(libdir)/$(SONAME) $(DESTDIR)$(libdir)/libmnmirror.so \
+		$(DESTDIR)$(libdir)/libmnmirror.a \
+		$(DESTDIR)$(libdir)/pkgconfig/libmnmirror.pc \
+		$(DESTDIR)$(includedir)/mnmirror.h \
+		$(DESTDIR)$(includedir)/drm/mnmirror_drm.h $(DESTDIR)$(bindir)/mnmctl \
+		$(addprefix $(DESTDIR)$(mandir)/man1/,$(notdir $(MAN1))) \
+		$(addprefix $(DESTDIR)$(mandir)/man3/,$(notdir $(MAN3)))
 
 tests: $(TESTS)
 
 $(KSRC)/Makefile:
 	scripts/kernel debug
 
-$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-abi-tests.c tests/hmm-tests/mnm-race-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-abi-tests.c tests/hmm-tests/mnm-race-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
-$(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
-$(B)/tests/mnm-api-tests: tests/hmm-tests/mnm-api-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-api-tests: tests/hmm-tests/mnm-api-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
-$(B)/tests/mnm-runtime-tests: tests/hmm-tests/mnm-runtime-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-runtime-tests: tests/hmm-tests/mnm-runtime-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
 
-$(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
 		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
@@ -124,7 +160,7 @@ $(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-te
 # The differential checker (tests/fuzz): a seeded model of the address space
 # checked against every device result; replays and shrinks what fails.
 FUZZ_SRC := $(wildcard tests/fuzz/*.c)
-$(B)/tests/mnm-fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h tests/hmm-tests/mnm_util.h include/uapi/mnmirror.h | $(KSRC)/Makefile
+$(B)/tests/mnm-fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h tests/hmm-tests/mnm_util.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Iinclude/uapi $(DRM_CFLAGS) -I$(KSRC) \
 		-Itests/hmm-tests -o $@ $(FUZZ_SRC) -lpthread

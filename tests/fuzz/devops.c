@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mnm-fuzz: device files and device operations, on the native ABI
- * (include/uapi/mnmirror.h) and on the test_hmm ABI (lib/test_hmm_uapi.h),
+ * (include/uapi/drm/mnmirror_drm.h) and on the test_hmm ABI (lib/test_hmm_uapi.h),
  * each checked against the model.
  */
 #include "fuzz.h"	/* first: it defines _GNU_SOURCE */

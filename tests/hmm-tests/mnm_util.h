@@ -6,7 +6,7 @@
  * Environment: MNM_DRIVER names the DRM driver whose render nodes the tests
  * open (default "mnmirror", the mock); MNM_DRIVER=mnmskel runs them against
  * the skeleton driver (drivers/gpu/mnmskel), or against any driver that
- * implements include/uapi/mnmirror.h.
+ * implements include/uapi/drm/mnmirror_drm.h.
  */
 #ifndef MNM_UTIL_H
 #define MNM_UTIL_H
@@ -19,7 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "mnmirror.h"
+#include <drm/mnmirror_drm.h>
 
 /* The DRM driver under test: $MNM_DRIVER, by default "mnmirror". */
 static inline const char *mnm_driver_name(void)

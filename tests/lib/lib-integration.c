@@ -5,6 +5,7 @@
  * handle.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +47,48 @@ TEST_F(lib, discovery)
 	ASSERT_GE(mnm_fd(again), 0);
 	mnm_close(again);
 	ASSERT_EQ(mnm_open_index(99, &again), -ENODEV);
+}
+
+/* Entries of a directory (open fds, a device's mirrors in debugfs). */
+static int count_entries(const char *path, const char *prefix)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return n;
+}
+
+/*
+ * Discovery has no side effects: counting opens nothing, and opening one
+ * device registers a mirror with that device only (one ctx entry in its
+ * debugfs directory, none in the other's).
+ */
+TEST_F(lib, discovery_opens_only_what_it_asks)
+{
+	const char *d0 = "/sys/kernel/debug/mnmirror/dev0";
+	const char *d1 = "/sys/kernel/debug/mnmirror/dev1";
+	int fds = count_entries("/proc/self/fd", "");
+	int c0 = count_entries(d0, "ctx"), c1 = count_entries(d1, "ctx");
+	struct mnm_device *one;
+
+	if (c0 < 0 || c1 < 0)
+		SKIP(return, "no mnmirror debugfs with two devices");
+	ASSERT_EQ(mnm_device_count(), 2);
+	ASSERT_EQ(count_entries("/proc/self/fd", ""), fds);
+	ASSERT_EQ(count_entries(d0, "ctx"), c0);
+	ASSERT_EQ(count_entries(d1, "ctx"), c1);
+	ASSERT_EQ(mnm_open_index(1, &one), 0);
+	ASSERT_EQ(count_entries("/proc/self/fd", ""), fds + 1);
+	ASSERT_EQ(count_entries(d0, "ctx"), c0);
+	ASSERT_EQ(count_entries(d1, "ctx"), c1 + 1);
+	mnm_close(one);
+	ASSERT_EQ(count_entries(d1, "ctx"), c1);
 }
 
 TEST_F(lib, read_write_snapshot_release)

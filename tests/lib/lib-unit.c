@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mnmirror.h"
-#include "../../include/uapi/mnmirror.h"
+#include "../../include/uapi/drm/mnmirror_drm.h"
 
 static int failures, checks;
 
@@ -54,6 +56,66 @@ static void test_open_missing(void)
 	/* /dev/null is no DRM device at all. */
 	EXPECT(mnm_open_path("/dev/null", &dev) == -ENODEV);
 	EXPECT(dev == NULL);
+}
+
+/*
+ * Discovery reads sysfs only: a fake sysfs tree ($MNM_SYSFS_DIR) with a PCI
+ * GPU's render node, the skeleton driver's, a card node and one mnmirror
+ * device (index 3).
+ */
+static void test_discovery_sysfs(void)
+{
+	char root[] = "/tmp/mnm-sysfs-XXXXXX", path[512];
+	static const struct { const char *node, *target; } t[] = {
+		{ "renderD128", "../../../devices/pci0000:00/0000:00:02.0" },
+		{ "renderD129", "../../../devices/platform/mnmirror.3" },
+		{ "renderD130", "../../../devices/platform/mnmskel.0" },
+		{ "card0", "../../../devices/platform/mnmirror.0" },
+	};
+	struct mnm_device *dev = (void *)1;
+	unsigned int i;
+
+	EXPECT(mkdtemp(root) != NULL);
+	snprintf(path, sizeof(path), "%s/class", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/class/drm", root);
+	mkdir(path, 0755);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s/class/drm/%s", root, t[i].node);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/class/drm/%s/device", root, t[i].node);
+		EXPECT(symlink(t[i].target, path) == 0);
+	}
+	setenv("MNM_SYSFS_DIR", root, 1);
+	EXPECT(mnm_device_count() == 1);
+	EXPECT(mnm_open_index(0, &dev) == -ENODEV);
+	EXPECT(dev == NULL);
+	/* Index 3 is /dev/dri/renderD129, which this host does not have. */
+	dev = (void *)1;
+	EXPECT(mnm_open_index(3, &dev) != 0);
+	EXPECT(dev == NULL);
+	snprintf(path, sizeof(path), "%s/none", root);
+	setenv("MNM_SYSFS_DIR", path, 1);
+	EXPECT(mnm_device_count() == 0);
+	EXPECT(mnm_open_index(3, &dev) == -ENODEV);
+	unsetenv("MNM_SYSFS_DIR");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s/class/drm/%s/device", root, t[i].node);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/class/drm/%s", root, t[i].node);
+		rmdir(path);
+	}
+	snprintf(path, sizeof(path), "%s/class/drm", root);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/class", root);
+	rmdir(path);
+	rmdir(root);
+}
+
+static void test_version(void)
+{
+	EXPECT(mnm_version() == MNM_LIB_VERSION);
+	EXPECT((mnm_version() >> 16) == MNM_LIB_VERSION_MAJOR);
 }
 
 static void test_decode(void)
@@ -108,6 +170,8 @@ static const struct {
 } tests[] = {
 	{ "null_handles", test_null_handles },
 	{ "open_missing", test_open_missing },
+	{ "discovery_sysfs", test_discovery_sysfs },
+	{ "version", test_version },
 	{ "decode", test_decode },
 	{ "strerror", test_strerror },
 	{ "map_args", test_map_args },

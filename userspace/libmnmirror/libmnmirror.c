@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * libmnmirror: discovery through libdrm, one call per ioctl, decoding.
+ * libmnmirror: discovery through sysfs, one call per ioctl, decoding.
  * No global state; a handle is immutable after open (thread safe).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 #include <xf86drm.h>
 
-#include "../../include/uapi/mnmirror.h"
+#include "../../include/uapi/drm/mnmirror_drm.h"
 #include "mnmirror.h"
 
 #define MNM_PUBLIC __attribute__((visibility("default")))
@@ -35,47 +36,70 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return ret ? -errno : 0;
 }
 
-/* Render nodes whose driver is "mnmirror", as fds and mock indexes. */
-static int scan(int *fds, unsigned int *index, char (*paths)[64], int max)
+/*
+ * Discovery reads sysfs and opens nothing: opening a render node can wake
+ * another vendor's GPU, and opening an mnmirror node registers a mirror of
+ * the caller (the mmap lock for write, a notifier, a debugfs entry).  A
+ * mock device is a platform device named "mnmirror.<index>", so the target
+ * of /sys/class/drm/renderD<minor>/device names both the driver and the
+ * index.  $MNM_SYSFS_DIR replaces /sys (for tests).
+ */
+struct node {
+	unsigned int index;
+	char path[64];
+};
+
+static int sysfs_scan(struct node *nodes, int max)
 {
-	int minor, n = 0;
+	const char *root = getenv("MNM_SYSFS_DIR");
+	char dir[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
 
-	for (minor = 128; minor < 128 + MNM_MAX_NODES && n < max; minor++) {
-		struct drm_mnm_info info = { .size = sizeof(info) };
-		drmVersionPtr v;
-		char path[64];
-		int fd, ours;
+	snprintf(dir, sizeof(dir), "%s/class/drm", root && *root ? root : "/sys");
+	d = opendir(dir);
+	if (!d)
+		return -ENODEV;
+	while ((e = readdir(d)) && n < max) {
+		const char *base;
+		unsigned int minor, index;
+		char tail;
+		ssize_t len;
 
-		snprintf(path, sizeof(path), "%s/renderD%d", DRM_DIR_NAME, minor);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
+		if (sscanf(e->d_name, "renderD%u%c", &minor, &tail) != 1)
 			continue;
-		v = drmGetVersion(fd);
-		ours = v && v->name && !strcmp(v->name, "mnmirror") &&
-		       !xioctl(fd, DRM_IOCTL_MNM_GET_INFO, &info);
-		drmFreeVersion(v);
-		if (!ours) {
-			close(fd);
+		if (snprintf(link, sizeof(link), "%s/%.64s/device", dir,
+			     e->d_name) >= (int)sizeof(link))
 			continue;
-		}
-		fds[n] = fd;
-		index[n] = info.device_index;
-		snprintf(paths[n], 64, "%s", path);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		base = strrchr(target, '/');
+		base = base ? base + 1 : target;
+		if (sscanf(base, "mnmirror.%u%c", &index, &tail) != 1)
+			continue;
+		nodes[n].index = index;
+		snprintf(nodes[n].path, sizeof(nodes[n].path), "%s/renderD%u",
+			 DRM_DIR_NAME, minor);
 		n++;
 	}
+	closedir(d);
 	return n;
+}
+
+MNM_PUBLIC unsigned int mnm_version(void)
+{
+	return MNM_LIB_VERSION;
 }
 
 MNM_PUBLIC int mnm_device_count(void)
 {
-	int fds[MNM_MAX_NODES], i, n;
-	unsigned int index[MNM_MAX_NODES];
-	char paths[MNM_MAX_NODES][64];
+	struct node nodes[MNM_MAX_NODES];
+	int n = sysfs_scan(nodes, MNM_MAX_NODES);
 
-	n = scan(fds, index, paths, MNM_MAX_NODES);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
-	return n;
+	return n < 0 ? 0 : n;
 }
 
 static int adopt(int fd, const char *path, struct mnm_device **dev)
@@ -102,23 +126,17 @@ static int adopt(int fd, const char *path, struct mnm_device **dev)
 
 MNM_PUBLIC int mnm_open_index(unsigned int index, struct mnm_device **dev)
 {
-	int fds[MNM_MAX_NODES], i, n, ret = -ENODEV;
-	unsigned int idx[MNM_MAX_NODES];
-	char paths[MNM_MAX_NODES][64];
+	struct node nodes[MNM_MAX_NODES];
+	int i, n;
 
 	if (!dev)
 		return -EINVAL;
 	*dev = NULL;
-	n = scan(fds, idx, paths, MNM_MAX_NODES);
-	for (i = 0; i < n; i++) {
-		if (idx[i] == index && ret == -ENODEV) {
-			ret = adopt(fds[i], paths[i], dev);
-			if (!ret)
-				continue;	/* keep this fd */
-		}
-		close(fds[i]);
-	}
-	return ret;
+	n = sysfs_scan(nodes, MNM_MAX_NODES);
+	for (i = 0; i < n; i++)
+		if (nodes[i].index == index)
+			return mnm_open_path(nodes[i].path, dev);
+	return -ENODEV;
 }
 
 MNM_PUBLIC int mnm_open_path(const char *path, struct mnm_device **dev)

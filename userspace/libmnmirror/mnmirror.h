@@ -15,20 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The kernel ABI: MNM_CAP_* (struct mnm_info.caps), MNM_MAX_PAGES,
+ * MNM_PREFETCH_WRITE, MNM_ADVISE_READ_MOSTLY and the MNM_PROT_* bytes of
+ * a snapshot.
+ */
+#include <drm/mnmirror_drm.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/*
+ * The library's version: the one source of the soname, the file names and
+ * pkg-config's.  MNM_LIB_VERSION is what a program was compiled against;
+ * mnm_version() is what it runs with.
+ */
 #define MNM_LIB_VERSION_MAJOR	1
 #define MNM_LIB_VERSION_MINOR	1
-
-/* Capability bits (struct mnm_info.caps), the kernel's MNM_CAP_* values. */
-#define MNM_CAP_MIRROR		(1ULL << 0)
-#define MNM_CAP_HUGE_PTE	(1ULL << 1)
-#define MNM_CAP_MIGRATE		(1ULL << 2)
-#define MNM_CAP_EXCLUSIVE	(1ULL << 3)
-#define MNM_CAP_PREFETCH	(1ULL << 4)
-#define MNM_CAP_ADVISE		(1ULL << 5)
+#define MNM_LIB_VERSION_PATCH	0
+#define MNM_LIB_VERSION		((MNM_LIB_VERSION_MAJOR << 16) | \
+				 (MNM_LIB_VERSION_MINOR << 8) | MNM_LIB_VERSION_PATCH)
 
 struct mnm_device;
 
@@ -41,7 +48,10 @@ struct mnm_info {
 	char path[64];			/* render node path */
 };
 
-/* Discovery and handles */
+/* The version of the library running: MNM_LIB_VERSION's encoding. */
+unsigned int mnm_version(void);
+
+/* Discovery and handles (sysfs only: nothing is opened but the device asked for) */
 int mnm_device_count(void);
 int mnm_open_index(unsigned int index, struct mnm_device **dev);
 int mnm_open_path(const char *path, struct mnm_device **dev);
@@ -109,8 +119,6 @@ int mnm_migrate(struct mnm_device *dev, const void *addr, size_t npages,
  * userspace; first migrate it to @location (0: leave pages where they are).
  * Holes are not errors: every page is counted in the result.
  */
-#define MNM_PREFETCH_WRITE	(1U << 0)	/* map writable (breaks COW) */
-
 struct mnm_prefetch_result {
 	uint64_t mapped;	/* pages the device maps now */
 	uint64_t skip_access;	/* no VMA, or it forbids the access */
@@ -128,8 +136,6 @@ int mnm_prefetch(struct mnm_device *dev, const void *addr, size_t npages,
  * eviction follow it; it goes away where the range is unmapped.  Location 0
  * with no attributes clears it.
  */
-#define MNM_ADVISE_READ_MOSTLY	(1U << 0)	/* never migrated by device faults */
-
 int mnm_advise(struct mnm_device *dev, const void *addr, size_t npages,
 	       int location, unsigned int attrs);
 /* The advice at @addr, and how many pages from it (up to @npages) share it. */

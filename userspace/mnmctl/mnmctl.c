@@ -171,7 +171,7 @@ static int cmd_prefetch(unsigned int index)
 	struct mnm_prefetch_result r;
 	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int ret;
+	int ret, status;
 
 	if (p == MAP_FAILED)
 		return 1;
@@ -186,6 +186,8 @@ static int cmd_prefetch(unsigned int index)
 	show_maps(dev, p, npages, "before:");
 	ret = mnm_prefetch(dev, p, npages, 0, 0, &r);
 	print_prefetch("prefetch (read):", ret, &r);
+	/* Exit status: the 14 accessible pages mapped, the 2 others counted. */
+	status = ret || r.mapped != 14 || r.skip_access != 2;
 	show_maps(dev, p, npages, "after it:");
 	ret = mnm_prefetch(dev, p, npages, 0, MNM_PREFETCH_WRITE, &r);
 	print_prefetch("prefetch (write):", ret, &r);
@@ -200,7 +202,7 @@ static int cmd_prefetch(unsigned int index)
 	}
 	munmap(p, npages * PS);
 	mnm_close(dev);
-	return 0;
+	return status;
 }
 
 /*
@@ -215,9 +217,9 @@ static int cmd_advise(unsigned int index)
 	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *buf = malloc(npages * PS);
-	unsigned int attrs;
-	size_t same;
-	int loc, ret;
+	unsigned int attrs = 0;
+	size_t same = 0;
+	int loc = -1, ret;
 
 	if (p == MAP_FAILED || !buf)
 		return 1;
@@ -247,7 +249,8 @@ static int cmd_advise(unsigned int index)
 	munmap(p, npages * PS);
 	free(buf);
 	mnm_close(dev);
-	return 0;
+	/* Exit status: the new mapping carries no advice. */
+	return ret || loc || attrs || same != npages;
 }
 
 static int demo(void)

@@ -23,7 +23,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/uaccess.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 #include <lib/test_hmm_uapi.h>
 
 /*

@@ -17,7 +17,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 
 #include "mnm_drv.h"
 

@@ -18,7 +18,7 @@
 #include <linux/hmm_mirror.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 
 #include "mnm_pt.h"
 

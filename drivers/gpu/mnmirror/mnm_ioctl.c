@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mnmirror mock GPU: the native ioctls (include/uapi/mnmirror.h).  Each
+ * mnmirror mock GPU: the native ioctls (include/uapi/drm/mnmirror_drm.h).  Each
  * validates its argument struct (size, flags, reserved fields, the range)
  * and the caller's mm before it touches anything, then calls the context's
  * copy, snapshot and migration code.
@@ -12,7 +12,7 @@
 #include <drm/drm_ioctl.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 
 #include "mnm_drv.h"
 

@@ -19,7 +19,7 @@
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 
 #include "mnm_drv.h"
 

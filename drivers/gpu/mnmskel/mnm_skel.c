@@ -7,7 +7,7 @@
  * xa_mk_value(dma_addr | SKEL_PTE_*) indexed by virtual page number.  The
  * device reaches memory only through the DMA addresses the layer mapped,
  * like a bus master without an IOMMU.  Ioctls: GET_INFO, READ, WRITE and
- * SNAPSHOT of include/uapi/mnmirror.h.
+ * SNAPSHOT of include/uapi/drm/mnmirror_drm.h.
  *
  * Locking: the mirror's update lock protects the page table.  The layer
  * holds it around ->invalidate and ->commit; the device takes it
@@ -30,7 +30,7 @@
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
 #include <linux/xarray.h>
-#include <uapi/mnmirror.h>
+#include <uapi/drm/mnmirror_drm.h>
 
 #define SKEL_PTE_VALID	BIT(0)	/* a device entry: dma_addr | SKEL_PTE_* */
 #define SKEL_PTE_WRITE	BIT(1)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * mnmirror: the mock GPU's native ioctl ABI (DRM render node, driver "mnmirror").
+ * mnmirror: the mock GPU's native ioctl ABI (DRM render node, driver
+ * "mnmirror").  Installed as <drm/mnmirror_drm.h>, the way libdrm ships each
+ * driver's header; libmnmirror's <mnmirror.h> includes it.
  *
  * Rules that hold for every ioctl:
  *  - Every argument struct starts with __u32 size, which userspace sets to
@@ -26,8 +28,8 @@
  *    inserted by the driver (a VM_MIXEDMAP mapping), for tests of mirrors of
  *    driver-provided pages.
  */
-#ifndef _UAPI_MNMIRROR_H_
-#define _UAPI_MNMIRROR_H_
+#ifndef _UAPI_MNMIRROR_DRM_H_
+#define _UAPI_MNMIRROR_DRM_H_
 
 #include "drm.h"	/* the kernel uapi drm/drm.h, or libdrm's drm.h */
 
@@ -325,4 +327,4 @@ struct drm_mnm_advise {
 }
 #endif
 
-#endif /* _UAPI_MNMIRROR_H_ */
+#endif /* _UAPI_MNMIRROR_DRM_H_ */
