@@ -54,7 +54,7 @@ UPSTREAM := $(B)/upstream/hmm-tests
 MAN1 := $(wildcard userspace/man/man1/*.1)
 MAN3 := $(wildcard userspace/man/man3/*.3)
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate \
-	$(B)/examples/prefetch
+	$(B)/examples/prefetch $(B)/examples/vk-shared
 
 .PHONY: all modules kernel userspace tests upstream check demo clean deps install uninstall bench fuzz
 all: modules userspace tests
@@ -70,7 +70,7 @@ modules:
 
 userspace: $(LIBS) $(TOOLS)
 
-# libmnmirror: shared (soname libmnmirror.so.1, only the public API exported)
+# libmnmirror: shared (soname libmnmirror.so.$(LIB_MAJOR), only the public API exported)
 # and static.
 $(B)/lib/libmnmirror.pic.o: $(LIBOBJ_DEPS)
 	@mkdir -p $(dir $@)
@@ -92,6 +92,13 @@ $(B)/lib/libmnmirror.pc: $(LIBSRC)/libmnmirror.pc.in $(LIBSRC)/mnmirror.h
 
 # Programs link the static library (they also run in guests, from the tree).
 LIBUSE := -I$(LIBSRC) -Iinclude/uapi $(CPPFLAGS) $(DRM_CFLAGS) $(LDFLAGS) $(STLIB) -ldrm
+# The Vulkan example: its compute shader compiled to SPIR-V at build time
+# (glslang), as a C array.
+$(B)/examples/vk_shared_spv.h: userspace/examples/shaders/vk-shared.comp
+	@mkdir -p $(dir $@)
+	glslangValidator -V --quiet --vn vk_shared_spv -o $@ $<
+$(B)/examples/vk-shared: userspace/examples/vk-shared.c $(B)/examples/vk_shared_spv.h $(STLIB) $(LIBSRC)/mnmirror.h
+	$(CC) $(CFLAGS) $(WARN) -I$(B)/examples -o $@ $< $(LIBUSE) -lvulkan
 $(B)/examples/%: userspace/examples/%.c $(STLIB) $(LIBSRC)/mnmirror.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)

@@ -35,7 +35,7 @@ FIXTURE_TEARDOWN(lib)
 
 TEST_F(lib, discovery)
 {
-	struct mnm_info info;
+	struct mnm_info info = MNM_INFO_INIT;
 	struct mnm_device *again;
 
 	ASSERT_GE(mnm_device_count(), 1);
@@ -47,6 +47,38 @@ TEST_F(lib, discovery)
 	ASSERT_GE(mnm_fd(again), 0);
 	mnm_close(again);
 	ASSERT_EQ(mnm_open_index(99, &again), -ENODEV);
+}
+
+/*
+ * The structs the library fills can grow: a size below the first
+ * version's is refused, a larger one (a program built against a newer
+ * header) gets what the library knows and zeroes beyond.
+ */
+TEST_F(lib, growable_structs)
+{
+	struct { struct mnm_info info; unsigned char more[16]; } big;
+	struct { struct mnm_counters c; unsigned char more[16]; } bigc;
+	struct mnm_info info = MNM_INFO_INIT, none = { 0 };
+	struct mnm_counters c = { .size = 8 };
+	unsigned int i;
+
+	ASSERT_EQ(mnm_get_info(self->dev, &none), -EINVAL);
+	ASSERT_EQ(mnm_get_info(self->dev, &info), 0);
+	ASSERT_EQ(info.size, sizeof(info));
+	memset(&big, 0xa5, sizeof(big));
+	big.info.size = sizeof(big);
+	ASSERT_EQ(mnm_get_info(self->dev, &big.info), 0);
+	ASSERT_EQ(big.info.size, sizeof(big));
+	ASSERT_EQ(big.info.caps, info.caps);
+	ASSERT_EQ(strcmp(big.info.path, info.path), 0);
+	for (i = 0; i < sizeof(big.more); i++)
+		ASSERT_EQ(big.more[i], 0);
+	ASSERT_EQ(mnm_stats(self->dev, &c, NULL), -EINVAL);
+	memset(&bigc, 0xa5, sizeof(bigc));
+	bigc.c.size = sizeof(bigc);
+	ASSERT_EQ(mnm_stats(self->dev, NULL, &bigc.c), 0);
+	for (i = 0; i < sizeof(bigc.more); i++)
+		ASSERT_EQ(bigc.more[i], 0);
 }
 
 /* Entries of a directory (open fds, a device's mirrors in debugfs). */
@@ -98,7 +130,7 @@ TEST_F(lib, read_write_snapshot_release)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *buf = malloc(npages * PS), map[40];
 	struct mnm_rw_result r;
-	struct mnm_counters file;
+	struct mnm_counters file = MNM_COUNTERS_INIT;
 
 	memset(mem, 'a', npages * PS);
 	ASSERT_EQ(mnm_read(self->dev, mem, buf, npages, &r), 0);

@@ -28,8 +28,8 @@ static void test_null_handles(void)
 {
 	char buf[4096];
 	uint64_t n;
-	struct mnm_info info;
-	struct mnm_counters c;
+	struct mnm_info info = MNM_INFO_INIT;
+	struct mnm_counters c = MNM_COUNTERS_INIT;
 
 	EXPECT(mnm_open_index(0, NULL) == -EINVAL);
 	EXPECT(mnm_open_path(NULL, NULL) == -EINVAL);

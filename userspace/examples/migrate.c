@@ -15,7 +15,7 @@ int main(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	struct mnm_migrate_result m;
-	struct mnm_counters dev_stats;
+	struct mnm_counters dev_stats = MNM_COUNTERS_INIT;
 	struct mnm_device *dev;
 	size_t npages = 16;
 	char *mem, map[32];

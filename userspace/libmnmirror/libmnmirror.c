@@ -114,6 +114,7 @@ static int adopt(int fd, const char *path, struct mnm_device **dev)
 	if (!d)
 		return -ENOMEM;
 	d->fd = fd;
+	d->info.size = sizeof(d->info);
 	d->info.abi_version = info.abi_version;
 	d->info.index = info.device_index;
 	d->info.caps = info.caps;
@@ -176,11 +177,29 @@ MNM_PUBLIC int mnm_fd(const struct mnm_device *dev)
 	return dev ? dev->fd : -EINVAL;
 }
 
+/*
+ * The first (2.0) sizes of the growable structs: the library never accepts
+ * less, and fills what it and the caller both know.
+ */
+#define MNM_INFO_SIZE_2_0	sizeof(struct mnm_info)
+#define MNM_COUNTERS_SIZE_2_0	sizeof(struct mnm_counters)
+
+/* Copy @full (@full_size bytes) into @out, @out_size of them; zero the rest. */
+static void fill_sized(void *out, uint32_t out_size, const void *full,
+		       size_t full_size)
+{
+	size_t n = out_size < full_size ? out_size : full_size;
+
+	memcpy(out, full, n);
+	memset((char *)out + n, 0, out_size - n);
+	*(uint32_t *)out = out_size;
+}
+
 MNM_PUBLIC int mnm_get_info(const struct mnm_device *dev, struct mnm_info *info)
 {
-	if (!dev || !info)
+	if (!dev || !info || info->size < MNM_INFO_SIZE_2_0)
 		return -EINVAL;
-	*info = dev->info;
+	fill_sized(info, info->size, &dev->info, sizeof(dev->info));
 	return 0;
 }
 
@@ -501,15 +520,23 @@ MNM_PUBLIC int mnm_stats(struct mnm_device *dev, struct mnm_counters *file,
 	struct drm_mnm_stats st = { .size = sizeof(st) };
 	int ret;
 
-	if (!dev || (!file && !device))
+	struct mnm_counters c = { 0 };
+
+	if (!dev || (!file && !device) ||
+	    (file && file->size < MNM_COUNTERS_SIZE_2_0) ||
+	    (device && device->size < MNM_COUNTERS_SIZE_2_0))
 		return -EINVAL;
 	ret = xioctl(dev->fd, DRM_IOCTL_MNM_STATS, &st);
 	if (ret)
 		return ret;
-	if (file)
-		counters(file, &st.file);
-	if (device)
-		counters(device, &st.device);
+	if (file) {
+		counters(&c, &st.file);
+		fill_sized(file, file->size, &c, sizeof(c));
+	}
+	if (device) {
+		counters(&c, &st.device);
+		fill_sized(device, device->size, &c, sizeof(c));
+	}
 	return 0;
 }
 

@@ -31,15 +31,22 @@ extern "C" {
  * pkg-config's.  MNM_LIB_VERSION is what a program was compiled against;
  * mnm_version() is what it runs with.
  */
-#define MNM_LIB_VERSION_MAJOR	1
-#define MNM_LIB_VERSION_MINOR	1
+#define MNM_LIB_VERSION_MAJOR	2
+#define MNM_LIB_VERSION_MINOR	0
 #define MNM_LIB_VERSION_PATCH	0
 #define MNM_LIB_VERSION		((MNM_LIB_VERSION_MAJOR << 16) | \
 				 (MNM_LIB_VERSION_MINOR << 8) | MNM_LIB_VERSION_PATCH)
 
 struct mnm_device;
 
+/*
+ * Structs the library fills for the caller can grow: the caller sets size
+ * to the sizeof() it was compiled with (MNM_INFO_INIT, MNM_COUNTERS_INIT);
+ * the library fills what both know and zeroes the rest, and refuses a size
+ * smaller than the first version's (-EINVAL).
+ */
 struct mnm_info {
+	uint32_t size;			/* in: sizeof(struct mnm_info) */
 	unsigned int abi_version;
 	unsigned int index;		/* mock device index */
 	uint64_t caps;			/* MNM_CAP_* */
@@ -146,13 +153,18 @@ int mnm_check_exclusive(struct mnm_device *dev, const void *addr,
 			size_t npages, uint64_t *exclusive_pages);
 
 /* Counters */
+#define MNM_INFO_INIT		{ .size = sizeof(struct mnm_info) }
+
 struct mnm_counters {
+	uint32_t size;			/* in: sizeof(struct mnm_counters) */
 	uint64_t faults, pages_faulted, retries, timeouts;
 	uint64_t invalidations, invalidations_nonblock, nonblock_refusals;
 	uint64_t snapshots, pt_pages, mapped_pages;
 	uint64_t migrated_to_device, migrated_to_system, evictions, cpu_faults;
 	uint64_t devmem_free, self_invalidations;
 };
+
+#define MNM_COUNTERS_INIT	{ .size = sizeof(struct mnm_counters) }
 
 int mnm_stats(struct mnm_device *dev, struct mnm_counters *file,
 	      struct mnm_counters *device);

@@ -65,7 +65,7 @@ static int cmd_list(void)
 	}
 	for (i = 0; i < n; i++) {
 		struct mnm_device *dev;
-		struct mnm_info info;
+		struct mnm_info info = MNM_INFO_INIT;
 
 		if (mnm_open_index(i, &dev))
 			continue;
@@ -81,7 +81,7 @@ static int cmd_list(void)
 static int cmd_info(unsigned int index)
 {
 	struct mnm_device *dev = open_or_die(index);
-	struct mnm_info info;
+	struct mnm_info info = MNM_INFO_INIT;
 
 	mnm_get_info(dev, &info);
 	printf("device %u at %s\n", info.index, info.path);
@@ -100,7 +100,7 @@ static int cmd_info(unsigned int index)
 static int cmd_stats(unsigned int index)
 {
 	struct mnm_device *dev = open_or_die(index);
-	struct mnm_counters d;
+	struct mnm_counters d = MNM_COUNTERS_INIT;
 	int ret = mnm_stats(dev, NULL, &d);
 
 	if (ret) {
@@ -258,9 +258,9 @@ static int demo(void)
 	struct mnm_device *dev = open_or_die(0);
 	const size_t npages = 16;
 	struct mnm_migrate_result m;
-	struct mnm_counters file;
+	struct mnm_counters file = MNM_COUNTERS_INIT;
 	struct mnm_rw_result r;
-	struct mnm_info info;
+	struct mnm_info info = MNM_INFO_INIT;
 	char *mem, *buf;
 	size_t i;
 	int ret;
