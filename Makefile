@@ -54,7 +54,15 @@ UPSTREAM := $(B)/upstream/hmm-tests
 MAN1 := $(wildcard userspace/man/man1/*.1)
 MAN3 := $(wildcard userspace/man/man3/*.3)
 TOOLS := $(B)/bin/mnmctl $(B)/examples/mirror-read $(B)/examples/migrate \
-	$(B)/examples/prefetch $(B)/examples/vk-shared
+	$(B)/examples/prefetch
+# The Vulkan example needs the Vulkan headers and glslang (scripts/deps
+# installs both); without them it is not built, and the guests say so.
+VULKAN_LIBS := $(shell pkg-config --libs vulkan 2>/dev/null)
+ifneq ($(VULKAN_LIBS),)
+ifneq ($(shell command -v glslangValidator),)
+TOOLS += $(B)/examples/vk-shared
+endif
+endif
 
 .PHONY: all modules kernel userspace tests upstream check demo clean deps install uninstall bench fuzz
 all: modules userspace tests
@@ -88,6 +96,7 @@ $(STLIB): $(B)/lib/libmnmirror.o
 PC_SUBST = sed -e 's|@PREFIX@|$(prefix)|' -e 's|@LIBDIR@|$(libdir)|' \
 	-e 's|@INCLUDEDIR@|$(includedir)|' -e 's|@VERSION@|$(LIB_VERSION)|'
 $(B)/lib/libmnmirror.pc: $(LIBSRC)/libmnmirror.pc.in $(LIBSRC)/mnmirror.h
+	@mkdir -p $(dir $@)
 	$(PC_SUBST) $< >$@
 
 # Programs link the static library (they also run in guests, from the tree).
@@ -98,7 +107,8 @@ $(B)/examples/vk_shared_spv.h: userspace/examples/shaders/vk-shared.comp
 	@mkdir -p $(dir $@)
 	glslangValidator -V --quiet --vn vk_shared_spv -o $@ $<
 $(B)/examples/vk-shared: userspace/examples/vk-shared.c $(B)/examples/vk_shared_spv.h $(STLIB) $(LIBSRC)/mnmirror.h
-	$(CC) $(CFLAGS) $(WARN) -I$(B)/examples -o $@ $< $(LIBUSE) -lvulkan
+	$(CC) $(CFLAGS) $(WARN) -I$(B)/examples $(shell pkg-config --cflags vulkan) \
+		-o $@ $< $(LIBUSE) $(VULKAN_LIBS)
 $(B)/examples/%: userspace/examples/%.c $(STLIB) $(LIBSRC)/mnmirror.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LIBUSE)

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/inotify.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,7 +69,7 @@ TEST_F(lib, growable_structs)
 	memset(&big, 0xa5, sizeof(big));
 	big.info.size = sizeof(big);
 	ASSERT_EQ(mnm_get_info(self->dev, &big.info), 0);
-	ASSERT_EQ(big.info.size, sizeof(big));
+	ASSERT_EQ(big.info.size, sizeof(info));	/* what the library filled */
 	ASSERT_EQ(big.info.caps, info.caps);
 	ASSERT_EQ(strcmp(big.info.path, info.path), 0);
 	for (i = 0; i < sizeof(big.more); i++)
@@ -96,10 +97,34 @@ static int count_entries(const char *path, const char *prefix)
 	return n;
 }
 
+/* Render nodes opened since the last call (inotify IN_OPEN on /dev/dri). */
+static int opens(int ifd, char *last, size_t len)
+{
+	char ev[4096] __attribute__((aligned(8)));
+	ssize_t n;
+	int count = 0;
+
+	while ((n = read(ifd, ev, sizeof(ev))) > 0) {
+		char *p = ev;
+
+		while (p < ev + n) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if ((e->mask & IN_OPEN) && e->len) {
+				snprintf(last, len, "%s", e->name);
+				count++;
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+	return count;
+}
+
 /*
- * Discovery has no side effects: counting opens nothing, and opening one
- * device registers a mirror with that device only (one ctx entry in its
- * debugfs directory, none in the other's).
+ * Discovery has no side effects: counting opens no render node (inotify
+ * sees none) and no fd; opening device 1 opens its node only, and
+ * registers a mirror with that device only (one ctx entry in its debugfs
+ * directory, none in the other's).
  */
 TEST_F(lib, discovery_opens_only_what_it_asks)
 {
@@ -109,17 +134,29 @@ TEST_F(lib, discovery_opens_only_what_it_asks)
 	int c0 = count_entries(d0, "ctx"), c1 = count_entries(d1, "ctx");
 	struct mnm_device *one;
 
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	struct mnm_info info = MNM_INFO_INIT;
+	char last[64] = "";
+
 	if (c0 < 0 || c1 < 0)
 		SKIP(return, "no mnmirror debugfs with two devices");
+	ASSERT_GE(ifd, 0);
+	ASSERT_GE(inotify_add_watch(ifd, "/dev/dri", IN_OPEN), 0);
+	fds++;	/* the inotify fd */
 	ASSERT_EQ(mnm_device_count(), 2);
+	ASSERT_EQ(opens(ifd, last, sizeof(last)), 0);
 	ASSERT_EQ(count_entries("/proc/self/fd", ""), fds);
 	ASSERT_EQ(count_entries(d0, "ctx"), c0);
 	ASSERT_EQ(count_entries(d1, "ctx"), c1);
 	ASSERT_EQ(mnm_open_index(1, &one), 0);
+	ASSERT_EQ(opens(ifd, last, sizeof(last)), 1);
+	ASSERT_EQ(mnm_get_info(one, &info), 0);
+	ASSERT_EQ(strcmp(strrchr(info.path, '/') + 1, last), 0);
 	ASSERT_EQ(count_entries("/proc/self/fd", ""), fds + 1);
 	ASSERT_EQ(count_entries(d0, "ctx"), c0);
 	ASSERT_EQ(count_entries(d1, "ctx"), c1 + 1);
 	mnm_close(one);
+	close(ifd);
 	ASSERT_EQ(count_entries(d1, "ctx"), c1);
 }
 

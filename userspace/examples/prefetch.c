@@ -17,7 +17,7 @@ int main(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	struct mnm_prefetch_result pr;
-	struct mnm_rw_result rr;
+	struct mnm_rw_result rr = { 0 };
 	struct mnm_device *dev;
 	size_t npages = 64;
 	int where, ret;

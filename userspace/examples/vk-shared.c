@@ -81,7 +81,10 @@ static int has_extension(VkPhysicalDevice p, const char *name)
 	return found;
 }
 
-/* An instance and a device with VK_EXT_external_memory_host; 1 if none. */
+/*
+ * An instance and a device with VK_EXT_external_memory_host, a CPU one
+ * (lavapipe) first: 1 if there is no such device (a skip), -1 on failure.
+ */
 static int vk_open(struct vk *v, VkDeviceSize *align)
 {
 	VkApplicationInfo app = {
@@ -97,12 +100,18 @@ static int vk_open(struct vk *v, VkDeviceSize *align)
 	float prio = 1.0f;
 
 	if (vkCreateInstance(&ici, NULL, &v->inst) != VK_SUCCESS)
-		return 1;
+		return 1;	/* no loader or no driver */
 	if (vkEnumeratePhysicalDevices(v->inst, &n, phys) < 0)
 		return 1;
-	for (i = 0; i < n && !v->phys; i++)
-		if (has_extension(phys[i], VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME))
+	for (i = 0; i < n; i++) {
+		VkPhysicalDeviceProperties p;
+
+		if (!has_extension(phys[i], VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME))
+			continue;
+		vkGetPhysicalDeviceProperties(phys[i], &p);
+		if (!v->phys || p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
 			v->phys = phys[i];
+	}
 	if (!v->phys)
 		return 1;
 	{
@@ -125,7 +134,7 @@ static int vk_open(struct vk *v, VkDeviceSize *align)
 			if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
 				break;
 		if (i == nq)
-			return 1;
+			return -1;
 		v->qfamily = i;
 	}
 	{
@@ -142,7 +151,7 @@ static int vk_open(struct vk *v, VkDeviceSize *align)
 		};
 
 		if (vkCreateDevice(v->phys, &dci, NULL, &v->dev) != VK_SUCCESS)
-			return 1;
+			return -1;
 		vkGetDeviceQueue(v->dev, v->qfamily, 0, &v->queue);
 	}
 	return 0;
@@ -208,6 +217,9 @@ static int vk_setup(struct vk *v, void *ptr, VkDeviceSize size)
 		.queueFamilyIndex = v->qfamily,
 	};
 	VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+	const VkMemoryPropertyFlags coherent = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+					       VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+	VkPhysicalDeviceMemoryProperties mp;
 	VkMemoryRequirements req;
 	uint32_t type;
 
@@ -217,10 +229,15 @@ static int vk_setup(struct vk *v, void *ptr, VkDeviceSize size)
 			    ptr, &hp));
 	VK_CHECK(vkCreateBuffer(v->dev, &bci, NULL, &v->buf));
 	vkGetBufferMemoryRequirements(v->dev, v->buf, &req);
-	for (type = 0; type < 32; type++)
-		if ((hp.memoryTypeBits & req.memoryTypeBits) & (1u << type))
+	if (req.size > size)
+		return -1;
+	/* Host-coherent: the CPU and the mock device see the shader's stores. */
+	vkGetPhysicalDeviceMemoryProperties(v->phys, &mp);
+	for (type = 0; type < mp.memoryTypeCount; type++)
+		if (((hp.memoryTypeBits & req.memoryTypeBits) & (1u << type)) &&
+		    (mp.memoryTypes[type].propertyFlags & coherent) == coherent)
 			break;
-	if (type == 32)
+	if (type == mp.memoryTypeCount)
 		return -1;
 	mai.memoryTypeIndex = type;
 	VK_CHECK(vkAllocateMemory(v->dev, &mai, NULL, &v->mem));
@@ -275,6 +292,27 @@ static int vk_setup(struct vk *v, void *ptr, VkDeviceSize size)
 	}
 	VK_CHECK(vkCreateFence(v->dev, &fci, NULL, &v->fence));
 	return 0;
+}
+
+/* Everything vk_open() and vk_setup() made, in reverse order (NULL is fine). */
+static void vk_close(struct vk *v)
+{
+	if (v->dev) {
+		vkDeviceWaitIdle(v->dev);
+		vkDestroyFence(v->dev, v->fence, NULL);
+		vkDestroyCommandPool(v->dev, v->cpool, NULL);
+		vkDestroyDescriptorPool(v->dev, v->pool, NULL);
+		vkDestroyPipeline(v->dev, v->pipe, NULL);
+		vkDestroyShaderModule(v->dev, v->shader, NULL);
+		vkDestroyPipelineLayout(v->dev, v->layout, NULL);
+		vkDestroyDescriptorSetLayout(v->dev, v->dsl, NULL);
+		vkDestroyBuffer(v->dev, v->buf, NULL);
+		/* Before the host memory it imported goes away. */
+		vkFreeMemory(v->dev, v->mem, NULL);
+		vkDestroyDevice(v->dev, NULL);
+	}
+	if (v->inst)
+		vkDestroyInstance(v->inst, NULL);
 }
 
 /* One dispatch over n invocations, waited for. */
@@ -354,23 +392,37 @@ int main(void)
 
 	/* Several shader threads, so that they fault pages back at once. */
 	setenv("LP_NUM_THREADS", "4", 0);
-	if (vk_open(&v, &align)) {
+	ret = vk_open(&v, &align);
+	if (ret > 0) {
+		vk_close(&v);
 		printf("skip: no Vulkan device with %s (install mesa-vulkan-drivers)\n",
 		       VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
 		return EXIT_SKIP;
 	}
+	if (ret < 0) {
+		fprintf(stderr, "setup: the Vulkan device failed\n");
+		vk_close(&v);
+		return 1;
+	}
 	ret = mnm_open_index(0, &mdev);
 	if (ret) {
 		fprintf(stderr, "mnmirror: %s\n", mnm_strerror(ret));
+		vk_close(&v);
 		return 1;
 	}
-	/* Anonymous memory of our own, aligned as the Vulkan device asks. */
-	if (align > (VkDeviceSize)ps || size % align)
-		return 1;
+	/*
+	 * Anonymous memory of our own, aligned as the Vulkan device asks
+	 * (mmap aligns to the page; a larger alignment would need more).
+	 */
 	w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	buf = malloc(size);
-	if (w == MAP_FAILED || !buf || vk_setup(&v, w, size))
+	if (align > (VkDeviceSize)ps || size % align || w == MAP_FAILED || !buf ||
+	    vk_setup(&v, w, size)) {
+		fprintf(stderr, "setup: cannot import %zu bytes (alignment %llu)\n",
+			size, (unsigned long long)align);
+		vk_close(&v);
 		return 1;
+	}
 
 	/* 1. CPU writes, the shader transforms, the device reads. */
 	for (i = 0; i < NWORDS; i++)
@@ -426,6 +478,9 @@ int main(void)
 	} else {
 		printf("skip: step 5, this kernel has no exclusive access\n");
 	}
+	vk_close(&v);
+	munmap(w, size);
+	free(buf);
 	mnm_close(mdev);
 	return failed ? 1 : 0;
 }

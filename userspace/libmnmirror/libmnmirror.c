@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ struct node {
 
 static int sysfs_scan(struct node *nodes, int max)
 {
-	const char *root = getenv("MNM_SYSFS_DIR");
+	const char *root = secure_getenv("MNM_SYSFS_DIR");
 	char dir[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
 	struct dirent *e;
 	int n = 0;
@@ -178,13 +179,19 @@ MNM_PUBLIC int mnm_fd(const struct mnm_device *dev)
 }
 
 /*
- * The first (2.0) sizes of the growable structs: the library never accepts
- * less, and fills what it and the caller both know.
+ * The 2.0 sizes of the growable structs, frozen at their last 2.0 field:
+ * the library never accepts less, and fills what it and the caller both
+ * know.
  */
-#define MNM_INFO_SIZE_2_0	sizeof(struct mnm_info)
-#define MNM_COUNTERS_SIZE_2_0	sizeof(struct mnm_counters)
+#define MNM_END_OF(type, field)	(offsetof(type, field) + sizeof(((type *)0)->field))
+#define MNM_INFO_SIZE_2_0	MNM_END_OF(struct mnm_info, path)
+#define MNM_COUNTERS_SIZE_2_0	MNM_END_OF(struct mnm_counters, self_invalidations)
 
-/* Copy @full (@full_size bytes) into @out, @out_size of them; zero the rest. */
+/*
+ * Copy @full (@full_size bytes) into @out, @out_size of them, and zero the
+ * rest; size says how many bytes the library filled, so that a program
+ * built against a newer header tells a zero from a field it lacks.
+ */
 static void fill_sized(void *out, uint32_t out_size, const void *full,
 		       size_t full_size)
 {
@@ -192,7 +199,7 @@ static void fill_sized(void *out, uint32_t out_size, const void *full,
 
 	memcpy(out, full, n);
 	memset((char *)out + n, 0, out_size - n);
-	*(uint32_t *)out = out_size;
+	*(uint32_t *)out = n;
 }
 
 MNM_PUBLIC int mnm_get_info(const struct mnm_device *dev, struct mnm_info *info)

@@ -42,8 +42,8 @@ struct mnm_device;
 /*
  * Structs the library fills for the caller can grow: the caller sets size
  * to the sizeof() it was compiled with (MNM_INFO_INIT, MNM_COUNTERS_INIT);
- * the library fills what both know and zeroes the rest, and refuses a size
- * smaller than the first version's (-EINVAL).
+ * the library fills what both know, zeroes the rest, sets size to the bytes
+ * it filled, and refuses a size smaller than version 2.0's (-EINVAL).
  */
 struct mnm_info {
 	uint32_t size;			/* in: sizeof(struct mnm_info) */

@@ -13,7 +13,8 @@
 
 #include "mnmirror.h"
 
-#define PS 4096UL
+/* The page size, from sysconf() in main(): never assumed. */
+static unsigned long PS;
 
 static struct mnm_device *open_or_die(unsigned int index)
 {
@@ -122,9 +123,11 @@ static int cmd_snapshot(unsigned int index)
 	size_t npages = 8;
 	char *p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char buf[PS];
+	char *buf = malloc(PS);
 	volatile char c;
 
+	if (p == MAP_FAILED || !buf)
+		return 1;
 	madvise(p, npages * PS, MADV_NOHUGEPAGE);
 	c = p[PS];		/* page 1: zero page */
 	(void)c;
@@ -144,6 +147,7 @@ static int cmd_snapshot(unsigned int index)
 	       "        o other device  x exclusive  - no access; upper case: 2 MiB\n");
 	show_maps(dev, p, npages, "snapshot:");
 	munmap(p, npages * PS);
+	free(buf);
 	mnm_close(dev);
 	return 0;
 }
@@ -347,6 +351,8 @@ static int demo(void)
 int main(int argc, char **argv)
 {
 	unsigned int index = argc > 2 ? (unsigned int)atoi(argv[2]) : 0;
+
+	PS = sysconf(_SC_PAGESIZE);
 
 	if (argc < 2 || !strcmp(argv[1], "list"))
 		return cmd_list();

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * mnmirror: the mock GPU's native ioctl ABI (DRM render node, driver
- * "mnmirror").  Installed as <drm/mnmirror_drm.h>, the way libdrm ships each
- * driver's header; libmnmirror's <mnmirror.h> includes it.
+ * "mnmirror").  Installed as <drm/mnmirror_drm.h>, beside the kernel's DRM
+ * uapi headers; libmnmirror's <mnmirror.h> includes it.
  *
  * Rules that hold for every ioctl:
  *  - Every argument struct starts with __u32 size, which userspace sets to
