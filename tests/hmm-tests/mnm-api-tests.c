@@ -403,4 +403,110 @@ TEST(release_outside_mm_lock)
 	free(buf);
 }
 
+/* The value of "key:" in /proc/PID/fdinfo/FD, or -1. */
+static long fdinfo_value(pid_t pid, int fd, const char *key, char *str, size_t len)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		size_t k = strlen(key);
+
+		if (strncmp(line, key, k) || line[k] != ':')
+			continue;
+		if (str)
+			sscanf(line + k + 1, " %63s", str);
+		v = strtol(line + k + 1, NULL, 10);
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * DRM fdinfo: /proc/PID/fdinfo of a device file names the driver and
+ * carries the file's mirror counters, equal to STATS, readable by another
+ * process that never opens the device (as top-style tools do).
+ */
+TEST_F(api, fdinfo_counters)
+{
+	const unsigned long n = 64;
+	char *mem = map_anon(n * PS, PROT_READ | PROT_WRITE);
+	char *buf = malloc(n * PS), drv[64] = "";
+	struct drm_mnm_stats st;
+	int st_child;
+	pid_t pid;
+
+	if (!mnm_driver_is_mock())
+		SKIP(return, "fdinfo keys are the mock's");
+	ASSERT_NE(mem, NULL);
+	ASSERT_NE(buf, NULL);
+	memset(mem, 1, n * PS);
+	ASSERT_EQ(mnm_read(self->fd, mem, buf, n), 0);
+	ASSERT_EQ(mnm_stats(self->fd, &st), 0);
+	ASSERT_GE(fdinfo_value(getpid(), self->fd, "drm-driver", drv, sizeof(drv)), -1);
+	ASSERT_EQ(strcmp(drv, "mnmirror"), 0);
+	ASSERT_GE(fdinfo_value(getpid(), self->fd, "drm-client-id", NULL, 0), 0);
+	ASSERT_EQ(fdinfo_value(getpid(), self->fd, "mnmirror-mapped-pages", NULL, 0),
+		  (long)st.file.mapped_pages);
+	ASSERT_GE((long)st.file.mapped_pages, (long)n);
+	ASSERT_EQ(fdinfo_value(getpid(), self->fd, "mnmirror-faults", NULL, 0),
+		  (long)st.file.faults);
+	ASSERT_EQ(fdinfo_value(getpid(), self->fd, "mnmirror-dma-mapped-pages", NULL, 0),
+		  (long)st.file_layer.dma_mapped);
+	/*
+	 * Another process's file, read from outside: a child opens the
+	 * device, reads, and reports its fd and STATS; this process reads
+	 * the child's fdinfo, a file it never opened.
+	 */
+	{
+		int p2c[2], c2p[2];
+		long msg[2] = { -1, -1 };
+		char go;
+
+		ASSERT_EQ(pipe(p2c), 0);
+		ASSERT_EQ(pipe(c2p), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			int cfd = mnm_open_device(0);
+			struct drm_mnm_stats cst;
+			char *m = map_anon(n * PS, PROT_READ | PROT_WRITE);
+
+			if (cfd < 0 || !m || mnm_read(cfd, m, buf, n) ||
+			    mnm_stats(cfd, &cst))
+				_exit(1);
+			msg[0] = cfd;
+			msg[1] = cst.file.mapped_pages;
+			if (write(c2p[1], msg, sizeof(msg)) != sizeof(msg) ||
+			    read(p2c[0], &go, 1) != 1)
+				_exit(1);
+			_exit(0);
+		}
+		ASSERT_EQ(read(c2p[0], msg, sizeof(msg)), (ssize_t)sizeof(msg));
+		ASSERT_GE(msg[1], (long)n);
+		ASSERT_EQ(fdinfo_value(pid, msg[0], "mnmirror-mapped-pages", NULL, 0),
+			  msg[1]);
+		ASSERT_EQ(write(p2c[1], "x", 1), 1);
+		ASSERT_EQ(waitpid(pid, &st_child, 0), pid);
+		ASSERT_TRUE(WIFEXITED(st_child));
+		ASSERT_EQ(WEXITSTATUS(st_child), 0);
+		close(p2c[0]);
+		close(p2c[1]);
+		close(c2p[0]);
+		close(c2p[1]);
+	}
+	/* munmap: the device forgets, and fdinfo says so. */
+	ASSERT_EQ(munmap(mem, n * PS), 0);
+	ASSERT_EQ(mnm_stats(self->fd, &st), 0);
+	ASSERT_EQ(fdinfo_value(getpid(), self->fd, "mnmirror-mapped-pages", NULL, 0),
+		  (long)st.file.mapped_pages);
+	free(buf);
+}
+
 TEST_HARNESS_MAIN

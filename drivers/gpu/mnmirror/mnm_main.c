@@ -16,6 +16,7 @@
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_ioctl.h>
+#include <drm/drm_print.h>
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
@@ -71,8 +72,37 @@ static const struct file_operations mnm_fops = {
 	.read = drm_read,
 	.llseek = noop_llseek,
 	.mmap = mnm_mmap,
+	.show_fdinfo = drm_show_fdinfo,
 	.fop_flags = FOP_UNSIGNED_OFFSET,
 };
+
+/*
+ * /proc/PID/fdinfo of a render-node file, after DRM's own drm-driver and
+ * drm-client-id lines: this file's mirror, for top-style tools that do not
+ * open the device (keys in the driver's own "mnmirror-" namespace).
+ */
+static void mnm_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	struct mnm_ctx *ctx = file->driver_priv;
+	const struct hmm_mirror_counters *c = &ctx->mirror.stats;
+
+	drm_printf(p, "mnmirror-faults:\t%lld\n",
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_FAULTS));
+	drm_printf(p, "mnmirror-pages-faulted:\t%lld\n",
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_PAGES_FAULTED));
+	drm_printf(p, "mnmirror-invalidations:\t%lld\n",
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_INVALIDATIONS) +
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK));
+	drm_printf(p, "mnmirror-mapped-pages:\t%lld\n",
+		   atomic64_read(&ctx->pt.mapped_pages));
+	drm_printf(p, "mnmirror-dma-mapped-pages:\t%lld\n",
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_MAPS) -
+		   hmm_mirror_counter(c, HMM_MIRROR_EV_DMA_UNMAPS));
+	drm_printf(p, "mnmirror-migrated-to-device:\t%lld\n",
+		   atomic64_read(&ctx->migrated_to_device));
+	drm_printf(p, "mnmirror-migrated-to-system:\t%lld\n",
+		   atomic64_read(&ctx->migrated_to_system));
+}
 
 static const struct drm_driver mnm_driver = {
 	.driver_features = DRIVER_RENDER,
@@ -80,6 +110,7 @@ static const struct drm_driver mnm_driver = {
 	.postclose = mnm_postclose,
 	.ioctls = mnm_ioctls,
 	.num_ioctls = ARRAY_SIZE(mnm_ioctls),
+	.show_fdinfo = mnm_show_fdinfo,
 	.fops = &mnm_fops,
 	.name = "mnmirror",
 	.desc = "mnmirror mock GPU (HMM mirror)",
