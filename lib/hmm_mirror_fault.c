@@ -39,6 +39,7 @@
 #include <linux/slab.h>
 
 #include "hmm_mirror_internal.h"
+#include <trace/events/hmm_mirror.h>
 
 /* ---- faults ---------------------------------------------------------- */
 
@@ -203,6 +204,7 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 	};
 	unsigned long batch_pages = (end - start) >> PAGE_SHIFT;
 	struct mm_struct *mm = mirror->mm;
+	unsigned int retries = 0;
 	int ret;
 
 	if (!(flags & HMM_MIRROR_FAULT_PRESENT))
@@ -210,12 +212,14 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			((flags & HMM_MIRROR_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0);
 
 	for (;;) {
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		if (mirror->ops->prepare) {
 			ret = mirror->ops->prepare(mirror, start, end, arg);
 			if (ret)
-				return ret;
+				break;
 		}
 		/* A fresh sequence on every attempt, never a stale one. */
 		range.notifier_seq = mmu_interval_read_begin(&iv->notifier);
@@ -236,7 +240,7 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 		if (ret == -EBUSY)
 			goto retry;
 		if (ret)
-			return ret;
+			break;
 		hmm_mirror_debug_delay();
 
 		hmm_mirror_update_lock(mirror);
@@ -271,15 +275,22 @@ int hmm_mirror_fault_batch(struct hmm_mirror *mirror,
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_PAGES_FAULTED,
 					 batch_pages);
 		}
-		return ret;
+		break;
 retry:
 		hmm_mirror_count(mirror, HMM_MIRROR_EV_RETRIES, 1);
+		retries++;
 		if (time_after(jiffies, deadline)) {
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_TIMEOUTS, 1);
-			return -EBUSY;
+			ret = -EBUSY;
+			break;
 		}
 		cond_resched();
 	}
+	trace_hmm_mirror_fault_batch(mirror, start, end,
+				     flags & HMM_MIRROR_FAULT_WRITE,
+				     flags & HMM_MIRROR_FAULT_PRESENT, retries,
+				     ret);
+	return ret;
 }
 
 static int hmm_mirror_walk(struct hmm_mirror *mirror, unsigned long start,

@@ -44,6 +44,7 @@
 #include <linux/workqueue.h>
 
 #include "hmm_mirror_internal.h"
+#include <trace/events/hmm_mirror.h>
 
 static struct kmem_cache *hmm_mirror_interval_cache;
 
@@ -58,6 +59,9 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		container_of(mni, struct hmm_mirror_interval, notifier);
 	struct hmm_mirror *mirror = iv->mirror;
 	bool blockable = mmu_notifier_range_blockable(range);
+	unsigned long start = max(range->start, iv->start);
+	unsigned long end = min(range->end, iv->end);
+	enum hmm_mirror_inval_outcome outcome = HMM_MIRROR_INVAL_DEAD;
 
 	/*
 	 * The mirror's own exclusive grant (hmm_mirror_make_exclusive() passes
@@ -67,6 +71,8 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	 */
 	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror) {
 		hmm_mirror_count(mirror, HMM_MIRROR_EV_SELF_INVALIDATIONS, 1);
+		trace_hmm_mirror_invalidate(mirror, range, start, end,
+					    HMM_MIRROR_INVAL_SELF);
 		return true;
 	}
 
@@ -78,6 +84,8 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 		hmm_mirror_gate_close(mirror);
 		if (!locked) {
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_NONBLOCK_REFUSALS, 1);
+			trace_hmm_mirror_invalidate(mirror, range, start, end,
+						    HMM_MIRROR_INVAL_BUSY);
 			return false;
 		}
 	} else {
@@ -86,28 +94,28 @@ static bool hmm_mirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	/* Always move the sequence, so that a racing fault retries. */
 	mmu_interval_set_seq(mni, cur_seq);
 	/* Not valid any more, whether the driver lets go now or not. */
-	hmm_mirror_mark_unmapped(iv, max(range->start, iv->start),
-				 min(range->end, iv->end));
+	hmm_mirror_mark_unmapped(iv, start, end);
 	if (!mirror->dead) {
-		if (!mirror->ops->invalidate(mirror, range,
-					     max(range->start, iv->start),
-					     min(range->end, iv->end)) &&
+		if (!mirror->ops->invalidate(mirror, range, start, end) &&
 		    !WARN_ON_ONCE(blockable)) {
 			/* The device cannot let go yet: refuse. */
 			hmm_mirror_count(mirror, HMM_MIRROR_EV_DRIVER_REFUSALS, 1);
 			hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_INVALIDATE);
+			trace_hmm_mirror_invalidate(mirror, range, start, end,
+						    HMM_MIRROR_INVAL_DRIVER);
 			return false;
 		}
 		hmm_mirror_count(mirror, blockable ? HMM_MIRROR_EV_INVALIDATIONS :
 				 HMM_MIRROR_EV_INVALIDATIONS_NONBLOCK, 1);
+		outcome = HMM_MIRROR_INVAL_DONE;
 		/* The block may be empty now: let the collector look. */
 		if (range->event == MMU_NOTIFY_UNMAP)
 			hmm_mirror_interval_gc_mark(iv);
 	}
 	/* The device let go (or, dead, was zapped whole): unmap the DMA. */
-	hmm_mirror_dma_unmap(mirror, iv, max(range->start, iv->start),
-			     min(range->end, iv->end));
+	hmm_mirror_dma_unmap(mirror, iv, start, end);
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_INVALIDATE);
+	trace_hmm_mirror_invalidate(mirror, range, start, end, outcome);
 	return true;
 }
 

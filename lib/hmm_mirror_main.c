@@ -119,6 +119,9 @@
 
 #include "hmm_mirror_internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/hmm_mirror.h>
+
 static unsigned int fault_timeout_ms;
 module_param(fault_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(fault_timeout_ms,
@@ -363,6 +366,7 @@ static void hmm_mirror_release_run(struct hmm_mirror *mirror,
 	hmm_mirror_update_unlock(mirror, HMM_MIRROR_HOLD_REMOVE);
 	hmm_mirror_dma_unmap_all(mirror);
 	mirror->ops->release(mirror, reason);
+	trace_hmm_mirror_release(mirror, reason);
 
 	mutex_lock(&mmm->lock);
 	WRITE_ONCE(mirror->release_running, false);
@@ -390,6 +394,7 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn,
 	struct hmm_mirror_mm *mmm = container_of(mn, struct hmm_mirror_mm, mn);
 	struct hmm_mirror *mirror, *next;
 	struct hmm_mirror_teardown *td;
+	unsigned int index = 0;
 	LIST_HEAD(claimed);
 
 	mutex_lock(&mmm->lock);
@@ -417,6 +422,7 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn,
 					      link))) {
 		list_del_init(&td->link);
 		td->ran = true;
+		trace_hmm_mirror_teardown(mm, td, index++);
 		td->fn(td, mm);
 	}
 	mutex_unlock(&mmm->lock);

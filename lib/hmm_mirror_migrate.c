@@ -31,6 +31,7 @@
 #include <linux/slab.h>
 
 #include "hmm_mirror_internal.h"
+#include <trace/events/hmm_mirror.h>
 
 #define HMM_MIRROR_MIGRATE_FLAGS	(HMM_MIRROR_MIGRATE_TO_DEVICE | \
 					 HMM_MIRROR_MIGRATE_FROM_PEERS | \
@@ -93,10 +94,12 @@ static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
 {
 	struct migrate_vma *args = &m->args;
 	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned long selected = 0;
+	unsigned long selected = 0, migrated = res->migrated;
 
 	if (migrate_vma_setup(args)) {
 		res->skip_vma += npages;
+		trace_hmm_mirror_migrate_batch(mirror, args->start, args->end,
+					       m->to_device, 0, 0);
 		return;
 	}
 	for (i = 0; i < npages; i++) {
@@ -152,6 +155,9 @@ static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
 	hmm_mirror_debug_delay();
 out_finalize:
 	migrate_vma_finalize(args);
+	trace_hmm_mirror_migrate_batch(mirror, args->start, args->end,
+				       m->to_device, selected,
+				       res->migrated - migrated);
 }
 
 /* Map what the CPU maps in [start, end) now, through the fault protocol. */

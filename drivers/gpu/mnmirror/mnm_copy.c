@@ -20,6 +20,7 @@
 #include <uapi/drm/mnmirror_drm.h>
 
 #include "mnm_drv.h"
+#include "mnm_trace.h"
 
 /* Passes over the same pages before a device access gives up. */
 #define MNM_COPY_ATTEMPTS	16
@@ -346,6 +347,9 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 		ret = mnm_copy_chunk(ctx, addr, n, fault_end, &ub, write,
 				     nofault, &copied, calls);
 		unpin_user_pages_dirty_lock(ub.pages, pinned, !write);
+		trace_mnm_copy(ctx->mdev->index,
+			       write ? MNM_COPY_WRITE : MNM_COPY_READ, addr,
+			       ret < 0 ? copied : n, ret < 0 ? 0 : ret);
 		if (ret < 0)
 			break;
 		args->faults += ret;

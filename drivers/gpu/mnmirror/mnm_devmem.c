@@ -37,6 +37,7 @@
 #include <linux/vmalloc.h>
 
 #include "mnm_drv.h"
+#include "mnm_trace.h"
 
 #if MNM_HAVE_DEVMEM
 
@@ -188,6 +189,8 @@ static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
 		atomic64_inc(&mdev->devmem.cpu_faults);
 		atomic64_inc(&mdev->devmem.migrated_to_system);
 	}
+	trace_mnm_copy(mdev->index, MNM_COPY_TO_SYSTEM,
+		       vmf->address & PAGE_MASK, moved, 0);
 	return ret;
 }
 
@@ -207,8 +210,8 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 {
 	struct mnm_devmem *dm = &mdev->devmem;
 	unsigned long pfns[MNM_EVICT_BATCH], src[2], moved = 0;
+	unsigned int i, n = 0, cls, classes = 0;
 	struct mnm_dpage *meta, *tmp;
-	unsigned int i, n = 0, cls;
 
 	want = min_t(unsigned long, want, MNM_EVICT_BATCH);
 	spin_lock(&dm->lock);
@@ -233,6 +236,7 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 				continue;
 			}
 			pfns[n++] = chunk->pfn_first + (meta - chunk->meta);
+			classes |= BIT(cls);
 		}
 		list_splice_tail(&seen, &dm->lru[cls]);
 	}
@@ -243,6 +247,7 @@ static unsigned long mnm_devmem_evict(struct mnm_device *mdev,
 						 mnm_devmem_copy_out, NULL);
 	atomic64_add(moved, &dm->evictions);
 	atomic64_add(moved, &dm->migrated_to_system);
+	trace_mnm_evict(mdev->index, want, n, classes, moved);
 	return moved;
 }
 
@@ -520,7 +525,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 	struct mnm_ctx *ctx = container_of(mirror, struct mnm_ctx, mirror);
 	struct migrate_vma *args = &m->args;
 	unsigned long i, n = 0, npages = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned long advice = 0, advice_end = 0;
+	unsigned long advice = 0, advice_end = 0, copied = 0;
 	struct page **dpages = NULL;
 	bool large = false;
 
@@ -549,6 +554,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 			args->dst[i] = migrate_pfn(page_to_pfn(dpage));
 			if (args->src[i] & MIGRATE_PFN_WRITE)
 				args->dst[i] |= MIGRATE_PFN_WRITE;
+			copied++;
 			continue;
 		}
 		if (large) {
@@ -572,6 +578,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
+		copied++;
 	}
 	/* Pages we could not use go back (their last reference). */
 	while (!large && n--) {
@@ -579,6 +586,8 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 		put_page(dpages[n]);
 	}
 	kvfree(dpages);
+	trace_mnm_copy(ctx->mdev->index, m->to_device ? MNM_COPY_TO_DEVICE :
+		       MNM_COPY_TO_SYSTEM, args->start, copied, 0);
 	return 0;
 }
 

@@ -26,6 +26,9 @@
 
 #include "mnm_drv.h"
 
+#define CREATE_TRACE_POINTS
+#include "mnm_trace.h"
+
 static unsigned int num_devices = 2;
 module_param(num_devices, uint, 0444);
 MODULE_PARM_DESC(num_devices, "Number of mock devices (1-8, default 2)");

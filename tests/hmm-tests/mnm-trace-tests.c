@@ -1,0 +1,866 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mnmirror selftests of the trace events: each test enables the layer's
+ * (hmm_mirror) and the mock's (mnmirror) events in a tracefs instance of
+ * its own, makes the kernel do one thing, and checks that the events of
+ * exactly that appear with the right fields: the addresses, page counts,
+ * the invalidation event and whether it was blockable or refused, the
+ * release reason, the teardown chain's order.  Where a counter of the
+ * device says the same thing, the events must add up to it.
+ *
+ * The events are read from the instance's "trace" file; a line is
+ *   <comm>-<pid> [cpu] <flags> <time>: <event>: key=value key=value ...
+ * and the tests match the pid, the event name and exact key=value tokens.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "mnm_util.h"
+#include "mnm_pages.h"
+#include "mnm_devmem.h"
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define DEBUGFS		"/sys/kernel/debug/mnmirror"
+#define TEARDOWN_PARAM	"/sys/module/mnmirror/parameters/test_teardown"
+
+/* ---- a tracefs instance ----------------------------------------------- */
+
+struct trace {
+	char dir[128];
+	char *buf;		/* the last trace_read() */
+};
+
+/* Mount tracefs if needed; 0 when its events directory is there. */
+static int tracefs_ready(void)
+{
+	if (access(TRACEFS "/events", F_OK))
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	return access(TRACEFS "/instances", F_OK) ? -1 : 0;
+}
+
+static int trace_set(struct trace *t, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", t->dir, file);
+	return mnm_write_str(path, val);
+}
+
+/*
+ * A fresh instance with the given event systems ("hmm_mirror", "mnmirror")
+ * or single events ("hmm_mirror/hmm_mirror_invalidate") enabled; NULL-ended.
+ */
+static int trace_start(struct trace *t, const char *const *events)
+{
+	char file[160];
+
+	snprintf(t->dir, sizeof(t->dir), TRACEFS "/instances/mnm-trace-%d", getpid());
+	t->buf = NULL;
+	rmdir(t->dir);
+	if (mkdir(t->dir, 0755))
+		return -errno;
+	if (trace_set(t, "buffer_size_kb", "8192"))
+		return -EIO;
+	for (; *events; events++) {
+		snprintf(file, sizeof(file), "events/%s/enable", *events);
+		if (trace_set(t, file, "1"))
+			return -ENOENT;
+	}
+	return trace_set(t, "tracing_on", "1");
+}
+
+/* The instance's whole trace so far (kept in t->buf, NUL-terminated). */
+static const char *trace_read(struct trace *t)
+{
+	char path[256];
+	size_t len = 0, cap = 1 << 20;
+	ssize_t n;
+	int fd;
+
+	free(t->buf);
+	t->buf = malloc(cap);
+	if (!t->buf)
+		return "";
+	snprintf(path, sizeof(path), "%s/trace", t->dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		t->buf[0] = 0;
+		return t->buf;
+	}
+	for (;;) {
+		if (cap - len < 65536) {
+			char *b = realloc(t->buf, cap * 2);
+
+			if (!b)
+				break;
+			t->buf = b;
+			cap *= 2;
+		}
+		n = read(fd, t->buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	t->buf[len] = 0;
+	return t->buf;
+}
+
+static void trace_stop(struct trace *t)
+{
+	trace_set(t, "tracing_on", "0");
+	trace_set(t, "events/enable", "0");
+	rmdir(t->dir);
+	free(t->buf);
+	t->buf = NULL;
+}
+
+/* ---- parsed events ------------------------------------------------------ */
+
+struct ev {
+	int pid;
+	char name[64];
+	char fields[512];
+};
+
+/*
+ * Parse one line of the trace file; false for comments and anything else
+ * that is not an event line.
+ */
+static bool ev_parse(const char *line, size_t len, struct ev *e)
+{
+	const char *cpu, *dash, *colon, *name, *end = line + len;
+
+	if (len == 0 || line[0] == '#')
+		return false;
+	cpu = strstr(line, " [");
+	if (!cpu || cpu >= end)
+		return false;
+	for (dash = cpu; dash > line && *dash != '-'; dash--)
+		;
+	if (*dash != '-')
+		return false;
+	e->pid = atoi(dash + 1);
+	colon = strstr(cpu, ": ");		/* after the timestamp */
+	if (!colon || colon >= end)
+		return false;
+	name = colon + 2;
+	colon = strstr(name, ": ");
+	if (!colon || colon >= end || (size_t)(colon - name) >= sizeof(e->name))
+		return false;
+	memcpy(e->name, name, colon - name);
+	e->name[colon - name] = 0;
+	len = end - (colon + 2);
+	if (len >= sizeof(e->fields))
+		len = sizeof(e->fields) - 1;
+	memcpy(e->fields, colon + 2, len);
+	e->fields[len] = 0;
+	return true;
+}
+
+/* The value of "key=" in an event's fields, copied into @val; false if absent. */
+static bool ev_get(const struct ev *e, const char *key, char *val, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = e->fields;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = strcspn(p + klen + 1, " ");
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(val, p + klen + 1, n);
+			val[n] = 0;
+			return true;
+		}
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static unsigned long ev_ul(const struct ev *e, const char *key)
+{
+	char v[64];
+
+	return ev_get(e, key, v, sizeof(v)) ? strtoul(v, NULL, 0) : ~0UL;
+}
+
+/* Does @e carry every "key=value" token of @want (NULL-ended)? */
+static bool ev_has(const struct ev *e, const char *const *want)
+{
+	char key[64], val[128];
+
+	for (; want && *want; want++) {
+		const char *eq = strchr(*want, '=');
+
+		if (!eq || (size_t)(eq - *want) >= sizeof(key))
+			return false;
+		memcpy(key, *want, eq - *want);
+		key[eq - *want] = 0;
+		if (!ev_get(e, key, val, sizeof(val)) || strcmp(val, eq + 1))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Walk the events of @buf named @name (of task @pid, or any when -1) that
+ * carry every token of @want; call @fn on each (it may be NULL).  Returns
+ * how many matched.
+ */
+static int ev_each(const char *buf, const char *name, int pid,
+		   const char *const *want,
+		   void (*fn)(const struct ev *e, void *arg), void *arg)
+{
+	const char *line = buf;
+	struct ev e;
+	int n = 0;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (ev_parse(line, len, &e) && !strcmp(e.name, name) &&
+		    (pid < 0 || e.pid == pid) && ev_has(&e, want)) {
+			if (fn)
+				fn(&e, arg);
+			n++;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+#define W(...)	((const char *const []){ __VA_ARGS__, NULL })
+
+/* "key=0x..." (addresses) and "key=N" tokens, in caller-provided room. */
+static const char *kx(char *s, const char *key, unsigned long v)
+{
+	sprintf(s, "%s=0x%lx", key, v);
+	return s;
+}
+
+static const char *kd(char *s, const char *key, unsigned long v)
+{
+	sprintf(s, "%s=%lu", key, v);
+	return s;
+}
+
+/* Pages of [start, end) covered by events, one bit per page of a range. */
+struct cover {
+	unsigned long start, npages;
+	unsigned char *hit;
+	unsigned long sum;		/* of a numeric field, see below */
+	const char *sum_key;
+	char mm[64];			/* the mm= of the events, if one */
+};
+
+static void cover_fn(const struct ev *e, void *arg)
+{
+	struct cover *c = arg;
+	unsigned long s = ev_ul(e, "start"), en = ev_ul(e, "end"), a;
+
+	if (c->sum_key)
+		c->sum += ev_ul(e, c->sum_key);
+	ev_get(e, "mm", c->mm, sizeof(c->mm));
+	if (s == ~0UL || en == ~0UL)
+		return;
+	for (a = s; a < en; a += PS)
+		if (a >= c->start && a < c->start + c->npages * PS)
+			c->hit[(a - c->start) / PS] = 1;
+}
+
+static unsigned long cover_count(const struct cover *c)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < c->npages; i++)
+		n += c->hit[i];
+	return n;
+}
+
+/* A 2 MiB-aligned block of our own (one interval), never a huge page. */
+static char *map_block(void)
+{
+	char *p = map_aligned(HPS);
+
+	if (p && madvise(p, HPS, MADV_NOHUGEPAGE)) {
+		munmap(p, HPS);
+		return NULL;
+	}
+	return p;
+}
+
+static const char *const all_events[] = { "hmm_mirror", "mnmirror", NULL };
+
+FIXTURE(tr) {
+	int fd;
+	struct trace t;
+	char dev[32];		/* the layer's dev= of device 0 */
+};
+
+FIXTURE_SETUP(tr)
+{
+	int ret;
+
+	self->fd = -1;
+	self->t.dir[0] = 0;
+	if (!mnm_driver_is_mock())
+		SKIP(return, "the trace events are the mock's and its layer's");
+	if (tracefs_ready())
+		SKIP(return, "no tracefs instances (a kernel without CONFIG_TRACING)");
+	if (access(TRACEFS "/events/hmm_mirror", F_OK))
+		SKIP(return, "no hmm_mirror events (a kernel without CONFIG_EVENT_TRACING)");
+	self->fd = mnm_open_device(0);
+	ASSERT_GE(self->fd, 0);
+	snprintf(self->dev, sizeof(self->dev), "mnmirror.0");
+	ret = trace_start(&self->t, all_events);
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN(tr)
+{
+	if (self->t.dir[0])
+		trace_stop(&self->t);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+
+/* Sum and coverage of one kind of event of this task over [start, +n). */
+static unsigned long covered(const char *tr, const char *name, int pid,
+			     const char *const *want, unsigned long start,
+			     unsigned long n, const char *sum_key,
+			     unsigned long *sum, char *mm)
+{
+	unsigned char *hit = calloc(n, 1);
+	struct cover c = {
+		.start = start, .npages = n, .hit = hit, .sum_key = sum_key,
+	};
+	unsigned long ret;
+
+	if (!hit)
+		return 0;
+	ev_each(tr, name, pid, want, cover_fn, &c);
+	ret = cover_count(&c);
+	if (sum)
+		*sum = c.sum;
+	if (mm)
+		strcpy(mm, c.mm);
+	free(hit);
+	return ret;
+}
+
+/*
+ * A device READ of pages it does not map: this task's fault batches cover
+ * exactly the pages read (read faults, committed), all name the device,
+ * and one device copy of the chunk says how many pages it copied and that
+ * it faulted.  The WRITE that follows is a copy of its own.
+ */
+TEST_F(tr, fault_batch_and_copy)
+{
+	const unsigned long n = 16;
+	char *mem = map_block(), *buf = malloc(n * PS), t1[64], t2[64];
+	const char *tr;
+	int copies;
+
+	ASSERT_NE(mem, NULL);
+	ASSERT_NE(buf, NULL);
+	fill(mem, n, 1);
+	ASSERT_EQ(mnm_read(self->fd, mem, buf, n), 0);
+	ASSERT_EQ(check(buf, n, 1), -1);
+	fill(buf, n, 2);
+	ASSERT_EQ(mnm_write(self->fd, mem, buf, n), 0);
+	ASSERT_EQ(check(mem, n, 2), -1);
+
+	tr = trace_read(&self->t);
+	ASSERT_EQ(covered(tr, "hmm_mirror_fault_batch", getpid(),
+			  W("ret=0", "present_only=0", "write=0"),
+			  (unsigned long)mem, n, NULL, NULL, NULL), n);
+	/* Every batch of this task is of device 0 and succeeded. */
+	snprintf(t1, sizeof(t1), "dev=%s", self->dev);
+	ASSERT_GT(ev_each(tr, "hmm_mirror_fault_batch", getpid(), NULL, NULL, NULL), 0);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_fault_batch", getpid(), W(t1, "ret=0"), NULL, NULL),
+		  ev_each(tr, "hmm_mirror_fault_batch", getpid(), NULL, NULL, NULL));
+	/* One chunk each way, exactly the range. */
+	kx(t1, "addr", (unsigned long)mem);
+	kd(t2, "npages", n);
+	ASSERT_EQ(ev_each(tr, "mnm_copy", getpid(), W("dev=0", "op=read", t1, t2),
+			  NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "mnm_copy", getpid(), W("dev=0", "op=write", t1, t2),
+			  NULL, NULL), 1);
+	/* The read chunk faulted (the device mapped nothing before). */
+	ASSERT_EQ(ev_each(tr, "mnm_copy", getpid(), W("op=read", t1, t2, "faults=0"),
+			  NULL, NULL), 0);
+	copies = ev_each(tr, "mnm_copy", -1, NULL, NULL, NULL);
+	ASSERT_EQ(copies, 2);
+	munmap(mem, HPS);
+	free(buf);
+}
+
+/*
+ * Invalidations the device must see, each with its event, exactly the
+ * range the CPU changed, blockable and not refused: MADV_DONTNEED (clear),
+ * mprotect (protection_vma), munmap (unmap).  A range of another block
+ * the device never used sends none.
+ */
+TEST_F(tr, invalidate_event_and_range)
+{
+	const unsigned long n = 16;
+	char *mem = map_block(), *other = map_block(), *buf = malloc(n * PS);
+	char s1[64], s2[64];
+	const char *tr;
+
+	ASSERT_NE(mem, NULL);
+	ASSERT_NE(other, NULL);
+	ASSERT_NE(buf, NULL);
+	fill(mem, n, 1);
+	fill(other, n, 1);
+	ASSERT_EQ(mnm_read(self->fd, mem, buf, n), 0);
+	ASSERT_EQ(madvise(mem, 4 * PS, MADV_DONTNEED), 0);
+	ASSERT_EQ(mprotect(mem + 4 * PS, 4 * PS, PROT_READ), 0);
+	ASSERT_EQ(munmap(mem + 8 * PS, 8 * PS), 0);
+	ASSERT_EQ(munmap(other, HPS), 0);
+
+	tr = trace_read(&self->t);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", getpid(),
+			  W(kx(s1, "start", (unsigned long)mem),
+			    kx(s2, "end", (unsigned long)mem + 4 * PS),
+			    "event=clear", "blockable=1", "refused=0", "outcome=done"),
+			  NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", getpid(),
+			  W(kx(s1, "start", (unsigned long)mem + 4 * PS),
+			    kx(s2, "end", (unsigned long)mem + 8 * PS),
+			    "event=protection_vma", "blockable=1", "refused=0",
+			    "outcome=done"), NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", getpid(),
+			  W(kx(s1, "start", (unsigned long)mem + 8 * PS),
+			    kx(s2, "end", (unsigned long)mem + 16 * PS),
+			    "event=unmap", "blockable=1", "refused=0", "outcome=done"),
+			  NULL, NULL), 1);
+	/* Nothing for the block the device never used, nothing refused. */
+	ASSERT_EQ(covered(tr, "hmm_mirror_invalidate", -1, NULL,
+			  (unsigned long)other, HPS / PS, NULL, NULL, NULL), 0);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", -1, W("refused=1"), NULL, NULL), 0);
+	/* What the device still maps is what the CPU still maps, read-only. */
+	ASSERT_EQ(mnm_read(self->fd, mem, buf, 8), 0);
+	munmap(mem, 8 * PS);
+	free(buf);
+}
+
+/*
+ * Migration both ways: the batches cover the range and say every page
+ * moved, the device copies add up to the pages moved, our own mirror sees
+ * the migration as an invalidation (event migrate), and a CPU touch of a
+ * device page is one page copied back by that task.
+ */
+TEST_F(tr, migrate_batches_and_copies)
+{
+	const unsigned long n = 32;
+	char *mem = map_block(), s1[64];
+	struct drm_mnm_migrate m;
+	unsigned long sum, copied;
+	const char *tr;
+
+	NEED_MIGRATE(self->fd);
+	ASSERT_NE(mem, NULL);
+	fill(mem, n, 3);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(m.migrated, n);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_SYSTEM, &m), 0);
+	ASSERT_EQ(m.migrated, n);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(m.migrated, n);
+	ASSERT_EQ(check(mem, 1, 3), -1);	/* a CPU fault on page 0 */
+
+	tr = trace_read(&self->t);
+	ASSERT_EQ(covered(tr, "hmm_mirror_migrate_batch", getpid(), W("to=device"),
+			  (unsigned long)mem, n, "migrated", &sum, NULL), n);
+	ASSERT_EQ(sum, 2 * n);
+	ASSERT_EQ(covered(tr, "hmm_mirror_migrate_batch", getpid(), W("to=system"),
+			  (unsigned long)mem, n, "migrated", &sum, NULL), n);
+	ASSERT_EQ(sum, n);
+	covered(tr, "mnm_copy", getpid(), W("dev=0", "op=to_device"),
+		(unsigned long)mem, n, "npages", &copied, NULL);
+	ASSERT_EQ(copied, 2 * n);
+	covered(tr, "mnm_copy", getpid(), W("dev=0", "op=to_system"),
+		(unsigned long)mem, n, "npages", &copied, NULL);
+	ASSERT_EQ(copied, n + 1);
+	ASSERT_EQ(ev_each(tr, "mnm_copy", getpid(),
+			  W("op=to_system", kx(s1, "addr", (unsigned long)mem), "npages=1"),
+			  NULL, NULL), 1);
+	ASSERT_GT(ev_each(tr, "hmm_mirror_invalidate", getpid(),
+			  W("event=migrate", "blockable=1", "outcome=done"), NULL, NULL), 0);
+	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
+	munmap(mem, HPS);
+}
+
+static unsigned long devmem_stat(const char *name)
+{
+	FILE *f = fopen(DEBUGFS "/dev0/devmem", "r");
+	unsigned long v, ret = ~0UL;
+	char line[128], key[64];
+
+	if (!f)
+		return ~0UL;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lu", key, &v) == 2 && !strcmp(key, name))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+static unsigned long devmem_limit(void)
+{
+	FILE *f = fopen(DEBUGFS "/dev0/devmem_limit", "r");
+	unsigned long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static void sum_moved(const struct ev *e, void *arg)
+{
+	*(unsigned long *)arg += ev_ul(e, "moved");
+}
+
+/*
+ * Device memory full: a second range evicts the first.  The eviction
+ * events of device 0 add up to its evictions counter, take the normal
+ * class only (no advice), and the first range is back in system memory.
+ */
+TEST_F(tr, evict_adds_up)
+{
+	const unsigned long n = 128;
+	char *a = map_block(), *b = map_block();
+	unsigned long used, old = devmem_limit(), ev0, moved = 0;
+	struct drm_mnm_migrate m;
+	const char *tr;
+
+	NEED_MIGRATE(self->fd);
+	used = devmem_stat("used");
+	ev0 = devmem_stat("evictions");
+	if (used == ~0UL || ev0 == ~0UL || !old)
+		SKIP(return, "no devmem debugfs files");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill(a, n, 4);
+	fill(b, n, 5);
+	ASSERT_EQ(debugfs_write(0, "devmem_limit", used + n), 0);
+	ASSERT_EQ(mnm_migrate(self->fd, a, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(m.migrated, n);
+	ASSERT_EQ(mnm_migrate(self->fd, b, n, MNM_MIGRATE_TO_DEVICE, &m), 0);
+	ASSERT_EQ(debugfs_write(0, "devmem_limit", old), 0);
+
+	tr = trace_read(&self->t);
+	ASSERT_GT(ev_each(tr, "mnm_evict", getpid(), W("dev=0"), sum_moved, &moved), 0);
+	TH_LOG("second range: %llu migrated; evicted %lu (counter +%lu)",
+	       m.migrated, moved, devmem_stat("evictions") - ev0);
+	ASSERT_EQ(moved, devmem_stat("evictions") - ev0);
+	ASSERT_GE(moved, m.migrated);	/* room was made for what moved in */
+	/* Unadvised pages are of class 1 (MNM_EVICT_NORMAL) only. */
+	ASSERT_EQ(ev_each(tr, "mnm_evict", -1, W("classes=0x2"), NULL, NULL),
+		  ev_each(tr, "mnm_evict", -1, NULL, NULL, NULL));
+	ASSERT_EQ(check(a, n, 4), -1);
+	ASSERT_EQ(check(b, n, 5), -1);
+	mnm_migrate(self->fd, b, n, MNM_MIGRATE_TO_SYSTEM, NULL);
+	munmap(a, HPS);
+	munmap(b, HPS);
+}
+
+/* A child that opens device 0, reads, and exits with or without closing. */
+static pid_t child_reads(bool close_first)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = mnm_open_device(0);
+		char *m = map_anon(16 * PS, PROT_READ | PROT_WRITE);
+		char buf[PS];
+
+		if (fd < 0 || !m)
+			_exit(1);
+		memset(m, 7, 16 * PS);
+		if (mnm_read(fd, m, buf, 1))
+			_exit(1);
+		if (close_first)
+			close(fd);
+		_exit(0);
+	}
+	return pid;
+}
+
+struct chain {
+	int n, index[8], prio[8];
+	char fn[8][64];
+};
+
+static void chain_fn(const struct ev *e, void *arg)
+{
+	struct chain *c = arg;
+
+	if (c->n < 8) {
+		c->index[c->n] = ev_ul(e, "index");
+		c->prio[c->n] = ev_ul(e, "priority");
+		ev_get(e, "fn", c->fn[c->n], sizeof(c->fn[0]));
+	}
+	c->n++;
+}
+
+/*
+ * Release, exactly once per mirror and with its reason: a child exiting
+ * with the file open is released by exit (then its mm's teardown chain
+ * runs in priority order, under its mm); one that closed first is released
+ * by unregister and leaves no chain entry to run.
+ */
+TEST_F(tr, release_reason_and_teardown_chain)
+{
+	char mm_fault[64] = "", mm_rel[64], tok[80];
+	bool chain = false;
+	struct chain c = { 0 };
+	pid_t p1, p2;
+	const char *tr;
+	int st, i;
+	FILE *f;
+
+	f = fopen(TEARDOWN_PARAM, "r");
+	if (f) {
+		chain = fgetc(f) == 'Y';
+		fclose(f);
+	}
+	p1 = child_reads(false);
+	ASSERT_GE(p1, 0);
+	ASSERT_EQ(waitpid(p1, &st, 0), p1);
+	ASSERT_EQ(st, 0);
+	p2 = child_reads(true);
+	ASSERT_GE(p2, 0);
+	ASSERT_EQ(waitpid(p2, &st, 0), p2);
+	ASSERT_EQ(st, 0);
+
+	tr = trace_read(&self->t);
+	/* The child's mm, as its own fault batches name it. */
+	ASSERT_GT(ev_each(tr, "hmm_mirror_fault_batch", p1, NULL, NULL, NULL), 0);
+	covered(tr, "hmm_mirror_fault_batch", p1, NULL, 0, 0, NULL, NULL, mm_fault);
+	ASSERT_NE(mm_fault[0], 0);
+	snprintf(tok, sizeof(tok), "mm=%s", mm_fault);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_release", p1, W("reason=exit", tok), NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_release", p1, NULL, NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_release", p2, W("reason=unregister"), NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_release", p2, NULL, NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_teardown", p2, NULL, NULL, NULL), 0);
+	covered(tr, "hmm_mirror_release", p1, NULL, 0, 0, NULL, NULL, mm_rel);
+	ASSERT_EQ(strcmp(mm_rel, mm_fault), 0);
+	if (!chain)
+		SKIP(return, "load mnmirror with test_teardown=1 to see teardown-chain entries");
+	ev_each(tr, "hmm_mirror_teardown", p1, W(tok), chain_fn, &c);
+	TH_LOG("teardown chain of the exiting child: %d entries", c.n);
+	ASSERT_EQ(c.n, 3);
+	for (i = 0; i < c.n; i++) {
+		ASSERT_EQ(c.index[i], i);
+		ASSERT_EQ(c.prio[i], 10 * (i + 1));
+		ASSERT_EQ(strcmp(c.fn[i], "mnm_teardown_fn"), 0);
+	}
+	/* And nothing of another mm. */
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_teardown", -1, NULL, NULL, NULL), 3);
+}
+
+/* ---- non-blockable invalidations: the OOM reaper ------------------------ */
+
+#define CG		"/sys/fs/cgroup"
+#define OOM_CG		CG "/mnm-trace-oom"
+#define DRAIN_PARAM	"/sys/module/mnmirror/parameters/debug_drain_ms"
+#define FAIL_TRYLOCK	"/sys/kernel/debug/hmm_mirror/fail_nonblock_trylock"
+#define REFUSE_INVAL	DEBUGFS "/refuse_nonblock_invalidate"
+#define OOM_REGION	(8UL << 20)
+
+static char *oom_mem;
+
+static void *oom_device_thread(void *arg)
+{
+	int fd = (int)(long)arg >> 1, write = (int)(long)arg & 1;
+	char *buf = malloc(HPS);
+	unsigned long off = 0;
+
+	for (;;) {
+		mnm_rw(fd, write, oom_mem + off, buf, HPS / PS, NULL);
+		off = (off + HPS) % OOM_REGION;
+	}
+	return NULL;
+}
+
+/*
+ * The victim: reads its region through the device once itself (so that its
+ * own fault batches name its mm), keeps three device threads busy on it,
+ * then allocates until the memory cgroup kills it.
+ */
+static void __attribute__((noreturn)) oom_victim(void)
+{
+	pthread_t t[3];
+	char *buf = malloc(HPS);
+	int fd, i;
+
+	if (mnm_write_str(OOM_CG "/cgroup.procs", "0"))
+		_exit(2);
+	fd = mnm_open_device(0);
+	oom_mem = mmap(NULL, OOM_REGION, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd < 0 || oom_mem == MAP_FAILED || !buf)
+		_exit(2);
+	memset(oom_mem, 1, OOM_REGION);
+	if (mnm_read(fd, oom_mem, buf, HPS / PS))
+		_exit(2);
+	for (i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, oom_device_thread,
+			       (void *)(long)(fd << 1 | (i == 2)));
+	usleep(100 * 1000);
+	for (;;) {
+		char *p = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			_exit(3);
+		memset(p, 2, 4UL << 20);
+	}
+}
+
+/* A counter of device 0 ("name value" lines of debugfs dev0/stats). */
+static long dev_counter(const char *name)
+{
+	FILE *f = fopen(DEBUGFS "/dev0/stats", "r");
+	char key[64];
+	long v, ret = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name)) {
+			ret = v;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+static int arm(const char *attr)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/verbose", attr);
+	if (mnm_write_str(path, "0"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/times", attr);
+	if (mnm_write_str(path, "1"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/probability", attr);
+	return mnm_write_str(path, "100");
+}
+
+/*
+ * Three OOM-killed mirrored processes, their devices busy through the kill
+ * (debug_drain_ms): the first with the layer's first non-blockable trylock
+ * failing, the second with the device refusing its first non-blockable
+ * invalidation, the third as it comes.  Each victim's memory is unmapped
+ * non-blockably (by the reaper, or by exit_mmap for an OOM victim), and
+ * the events say so: blockable=0, under the victim's mm, refused with the
+ * injected outcome where one was injected, done at least once where none
+ * was.  Over the whole test, the events of device 0 add up to its
+ * counters of non-blockable invalidations done, refused busy and refused
+ * by the device.
+ */
+TEST_F_TIMEOUT(tr, nonblockable_refused_and_done, 300)
+{
+	static const char *const what[] = { "busy", "driver", "done" };
+	long nb0 = dev_counter("invalidations_nonblock");
+	long busy0 = dev_counter("nonblock_refusals");
+	long drv0 = dev_counter("driver_refusals");
+	char mm[64], tok[80], d[64];
+	int run, st, n_done = 0, n_busy = 0, n_drv = 0;
+	const char *tr;
+	pid_t pid;
+
+	if (access(CG "/cgroup.controllers", F_OK)) {
+		mkdir(CG, 0755);
+		mount("none", CG, "cgroup2", 0, NULL);
+	}
+	if (mnm_write_str(CG "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no cgroup v2 memory controller (CONFIG_MEMCG)");
+	if (access(DRAIN_PARAM, F_OK) || access(REFUSE_INVAL, F_OK) ||
+	    access(FAIL_TRYLOCK, F_OK) || nb0 < 0)
+		SKIP(return, "mnmirror or hmm_mirror without their test hooks");
+	mkdir(OOM_CG, 0755);
+	ASSERT_EQ(mnm_write_str(OOM_CG "/memory.max", "50331648"), 0);	/* 48 MiB */
+	mnm_write_str(OOM_CG "/memory.swap.max", "0");
+	ASSERT_EQ(mnm_write_str(DRAIN_PARAM, "3000"), 0);
+	snprintf(d, sizeof(d), "dev=%s", self->dev);
+
+	for (run = 0; run < 3; run++) {
+		if (run == 0)
+			ASSERT_EQ(arm(FAIL_TRYLOCK), 0);
+		if (run == 1)
+			ASSERT_EQ(arm(REFUSE_INVAL), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0)
+			oom_victim();
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		usleep(300 * 1000);
+
+		tr = trace_read(&self->t);
+		mm[0] = 0;
+		covered(tr, "hmm_mirror_fault_batch", pid, NULL, 0, 0, NULL, NULL, mm);
+		ASSERT_NE(mm[0], 0);
+		snprintf(tok, sizeof(tok), "mm=%s", mm);
+		TH_LOG("victim %d (injected: %s): non-blockable invalidations done %d, refused busy %d, refused by the device %d",
+		       run, run < 2 ? what[run] : "nothing",
+		       ev_each(tr, "hmm_mirror_invalidate", -1,
+			       W(tok, "blockable=0", "outcome=done", "refused=0"), NULL, NULL),
+		       ev_each(tr, "hmm_mirror_invalidate", -1,
+			       W(tok, "blockable=0", "outcome=busy", "refused=1"), NULL, NULL),
+		       ev_each(tr, "hmm_mirror_invalidate", -1,
+			       W(tok, "blockable=0", "outcome=driver", "refused=1"), NULL, NULL));
+		ASSERT_GT(ev_each(tr, "hmm_mirror_invalidate", -1,
+				  W(tok, "blockable=0"), NULL, NULL), 0);
+		if (run < 2) {
+			ASSERT_GT(ev_each(tr, "hmm_mirror_invalidate", -1,
+					  W(tok, "blockable=0", "refused=1",
+					    run == 0 ? "outcome=busy" : "outcome=driver"),
+					  NULL, NULL), 0);
+		} else {
+			ASSERT_GT(ev_each(tr, "hmm_mirror_invalidate", -1,
+					  W(tok, "blockable=0", "outcome=done",
+					    "refused=0"), NULL, NULL), 0);
+		}
+		/* Whatever was refused, the victim's mirror was released. */
+		ASSERT_EQ(ev_each(tr, "hmm_mirror_release", -1, W(tok, "reason=exit"),
+				  NULL, NULL), 1);
+	}
+	mnm_write_str(DRAIN_PARAM, "0");
+	mnm_write_str(FAIL_TRYLOCK "/probability", "0");
+	mnm_write_str(REFUSE_INVAL "/probability", "0");
+	rmdir(OOM_CG);
+
+	n_done = ev_each(tr, "hmm_mirror_invalidate", -1,
+			 W(d, "blockable=0", "outcome=done"), NULL, NULL);
+	n_busy = ev_each(tr, "hmm_mirror_invalidate", -1, W(d, "outcome=busy"), NULL, NULL);
+	n_drv = ev_each(tr, "hmm_mirror_invalidate", -1, W(d, "outcome=driver"), NULL, NULL);
+	ASSERT_EQ(n_done, dev_counter("invalidations_nonblock") - nb0);
+	ASSERT_EQ(n_busy, dev_counter("nonblock_refusals") - busy0);
+	ASSERT_EQ(n_drv, dev_counter("driver_refusals") - drv0);
+}
+
+TEST_HARNESS_MAIN
