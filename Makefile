@@ -47,9 +47,10 @@ SONAME := libmnmirror.so.$(LIB_MAJOR)
 SOLIB := $(B)/lib/libmnmirror.so.$(LIB_VERSION)
 STLIB := $(B)/lib/libmnmirror.a
 LIBS := $(SOLIB) $(STLIB) $(B)/lib/libmnmirror.pc
-TESTS := $(B)/tests/mnm-tests $(B)/tests/mnm-stale-tests $(B)/tests/mnm-pressure-tests \
-	$(B)/tests/mnm-api-tests $(B)/tests/mnm-runtime-tests \
-	$(B)/tests/lib-integration $(B)/tests/lib-unit $(B)/tests/mnm-fuzz
+# The kselftest programs of tests/hmm-tests (built by its own Makefile).
+HMM_TESTS := $(addprefix $(B)/tests/,mnm-tests mnm-stale-tests mnm-api-tests \
+	mnm-runtime-tests mnm-pressure-tests mnm-trace-tests)
+TESTS := $(HMM_TESTS) $(B)/tests/lib-integration $(B)/tests/lib-unit $(B)/tests/mnm-fuzz
 UPSTREAM := $(B)/upstream/hmm-tests
 MAN1 := $(wildcard userspace/man/man1/*.1)
 MAN3 := $(wildcard userspace/man/man3/*.3)
@@ -64,7 +65,8 @@ TOOLS += $(B)/examples/vk-shared
 endif
 endif
 
-.PHONY: all modules kernel userspace tests upstream check demo clean deps install uninstall bench fuzz
+.PHONY: all modules kernel userspace tests upstream check demo clean deps install uninstall bench fuzz \
+	trace-demo dkms-src
 all: modules userspace tests
 
 deps:
@@ -149,30 +151,14 @@ tests: $(TESTS)
 $(KSRC)/Makefile:
 	scripts/kernel debug
 
-$(B)/tests/mnm-tests: tests/hmm-tests/mnm-tests.c tests/hmm-tests/mnm-abi-tests.c tests/hmm-tests/mnm-race-tests.c tests/hmm-tests/mnm-migrate-tests.c tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
-
-$(B)/tests/mnm-stale-tests: tests/hmm-tests/mnm-stale-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
-
-$(B)/tests/mnm-api-tests: tests/hmm-tests/mnm-api-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
-
-$(B)/tests/mnm-runtime-tests: tests/hmm-tests/mnm-runtime-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -I$(KSRC) -o $@ $< -lpthread
-
-$(B)/tests/mnm-pressure-tests: tests/hmm-tests/mnm-pressure-tests.c tests/hmm-tests/mnm_pages.h tests/hmm-tests/mnm_util.h tests/hmm-tests/mnm_devmem.h include/uapi/drm/mnmirror_drm.h | $(KSRC)/Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wno-sign-compare -Wno-clobbered -Iinclude/uapi $(DRM_CFLAGS) \
-		-I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+# tests/hmm-tests/Makefile builds its programs with the kernel's selftests
+# framework (lib.mk of $(KSRC)), here into $(B)/tests.  CC goes along so
+# that lib.mk's default (gcc) does not replace a CC from the environment.
+.PHONY: hmm-tests
+hmm-tests: | $(KSRC)/Makefile
+	$(MAKE) -C tests/hmm-tests OUTPUT=$(abspath $(B)/tests) KSRC=$(KSRC) \
+		WERROR="$(WERROR)" CC="$(CC)"
+$(HMM_TESTS): hmm-tests ;
 
 # The differential checker (tests/fuzz): a seeded model of the address space
 # checked against every device result; replays and shrinks what fails.
@@ -219,6 +205,17 @@ demo:
 	scripts/build-modules debug
 	$(MAKE) userspace
 	scripts/vm --kernel debug -- $(B)/bin/mnmctl demo
+
+# The demo again, with the layer's and the mock's trace events printed.
+trace-demo:
+	scripts/deps
+	scripts/build-modules debug
+	$(MAKE) userspace
+	scripts/vm --kernel debug -- scripts/trace-run $(B)/bin/mnmctl demo
+
+# The kernel-side sources as DKMS takes them (dkms add build/dkms/mnmirror-VERSION).
+dkms-src:
+	scripts/dkms-src $(B)/dkms
 
 # make fuzz [SEED=1] [OPS=100000] [FUZZ_KERNEL=debug] [FUZZ_ARGS=...]
 SEED ?= 1

@@ -95,11 +95,13 @@ static void hmm_mirror_migrate_batch(struct hmm_mirror *mirror,
 	struct migrate_vma *args = &m->args;
 	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
 	unsigned long selected = 0, migrated = res->migrated;
+	int ret;
 
-	if (migrate_vma_setup(args)) {
+	ret = migrate_vma_setup(args);
+	if (ret) {
 		res->skip_vma += npages;
 		trace_hmm_mirror_migrate_batch(mirror, args->start, args->end,
-					       m->to_device, 0, 0);
+					       m->to_device, 0, 0, ret);
 		return;
 	}
 	for (i = 0; i < npages; i++) {
@@ -157,7 +159,7 @@ out_finalize:
 	migrate_vma_finalize(args);
 	trace_hmm_mirror_migrate_batch(mirror, args->start, args->end,
 				       m->to_device, selected,
-				       res->migrated - migrated);
+				       res->migrated - migrated, 0);
 }
 
 /* Map what the CPU maps in [start, end) now, through the fault protocol. */

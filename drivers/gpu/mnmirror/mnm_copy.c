@@ -349,7 +349,8 @@ int mnm_ctx_rw(struct mnm_ctx *ctx, struct drm_mnm_rw *args, bool write,
 		unpin_user_pages_dirty_lock(ub.pages, pinned, !write);
 		trace_mnm_copy(ctx->mdev->index,
 			       write ? MNM_COPY_WRITE : MNM_COPY_READ, addr,
-			       ret < 0 ? copied : n, ret < 0 ? 0 : ret);
+			       ret < 0 ? copied : n, ret < 0 ? 0 : ret,
+			       ret < 0 ? ret : 0);
 		if (ret < 0)
 			break;
 		args->faults += ret;

@@ -190,7 +190,7 @@ static vm_fault_t mnm_devmem_migrate_to_ram(struct vm_fault *vmf)
 		atomic64_inc(&mdev->devmem.migrated_to_system);
 	}
 	trace_mnm_copy(mdev->index, MNM_COPY_TO_SYSTEM,
-		       vmf->address & PAGE_MASK, moved, 0);
+		       vmf->address & PAGE_MASK, moved, 0, 0);
 	return ret;
 }
 
@@ -587,7 +587,7 @@ int mnm_devmem_alloc_copy(struct hmm_mirror *mirror,
 	}
 	kvfree(dpages);
 	trace_mnm_copy(ctx->mdev->index, m->to_device ? MNM_COPY_TO_DEVICE :
-		       MNM_COPY_TO_SYSTEM, args->start, copied, 0);
+		       MNM_COPY_TO_SYSTEM, args->start, copied, 0, 0);
 	return 0;
 }
 

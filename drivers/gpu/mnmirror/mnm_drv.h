@@ -129,10 +129,27 @@ extern struct mnm_device *mnm_devices[MNM_MAX_DEVICES];
 #define MNM_NUM_IOCTLS		(DRM_MNM_ADVISE + 1)
 extern const struct drm_ioctl_desc mnm_ioctls[MNM_NUM_IOCTLS];
 
-/* mnm_compat.c: test_hmm's ABI */
+/*
+ * mnm_compat.c: test_hmm's ABI.  Built only where the kernel source's
+ * lib/test_hmm_uapi.h is at hand (not against a distribution's headers,
+ * as DKMS builds): without it, compat=1 fails the load.
+ */
+#ifdef MNM_COMPAT
 int mnm_compat_init(struct mnm_device **devices, unsigned int n,
 		    const char *name);
 void mnm_compat_exit(void);
+#else
+static inline int mnm_compat_init(struct mnm_device **devices, unsigned int n,
+				  const char *name)
+{
+	pr_err("mnmirror: compat=1, but this build has no test_hmm ABI (built without the kernel source's lib/test_hmm_uapi.h)\n");
+	return -EOPNOTSUPP;
+}
+
+static inline void mnm_compat_exit(void)
+{
+}
+#endif
 
 /* mnm_ctx.c: file contexts */
 struct mnm_ctx *mnm_ctx_create(struct mnm_device *mdev);

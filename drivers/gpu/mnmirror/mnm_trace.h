@@ -40,19 +40,22 @@ TRACE_DEFINE_ENUM(MNM_COPY_TO_SYSTEM);
 
 /*
  * The device copied @npages pages starting at @addr (one READ/WRITE chunk,
- * one migration batch, or one CPU fault's page); @faults is how many device
- * faults the chunk took (0 for migrations).
+ * one migration batch, or one CPU fault's page).  @faults: the device
+ * faults a READ/WRITE chunk took (0 for migrations, and for a chunk that
+ * failed); @ret: 0, or the chunk's error (the copy then stopped after
+ * @npages pages).
  */
 TRACE_EVENT(mnm_copy,
 	TP_PROTO(unsigned int dev, enum mnm_copy_op op, unsigned long addr,
-		 unsigned long npages, unsigned long faults),
-	TP_ARGS(dev, op, addr, npages, faults),
+		 unsigned long npages, unsigned long faults, int ret),
+	TP_ARGS(dev, op, addr, npages, faults, ret),
 	TP_STRUCT__entry(
 		__field(unsigned int, dev)
 		__field(unsigned int, op)
 		__field(unsigned long, addr)
 		__field(unsigned long, npages)
 		__field(unsigned long, faults)
+		__field(int, ret)
 	),
 	TP_fast_assign(
 		__entry->dev = dev;
@@ -60,19 +63,21 @@ TRACE_EVENT(mnm_copy,
 		__entry->addr = addr;
 		__entry->npages = npages;
 		__entry->faults = faults;
+		__entry->ret = ret;
 	),
-	TP_printk("dev=%u op=%s addr=0x%lx npages=%lu faults=%lu",
+	TP_printk("dev=%u op=%s addr=0x%lx npages=%lu faults=%lu ret=%d",
 		  __entry->dev,
 		  __print_symbolic(__entry->op,
 				   { MNM_COPY_READ, "read" },
 				   { MNM_COPY_WRITE, "write" },
 				   { MNM_COPY_TO_DEVICE, "to_device" },
 				   { MNM_COPY_TO_SYSTEM, "to_system" }),
-		  __entry->addr, __entry->npages, __entry->faults)
+		  __entry->addr, __entry->npages, __entry->faults, __entry->ret)
 );
 
 /*
- * One eviction pass of device memory: @want pages asked for, @picked taken
+ * One eviction pass of device memory: @want pages asked for (at most one
+ * batch, MNM_EVICT_BATCH: a caller needing more calls again), @picked taken
  * off the LRU lists, @classes the eviction classes they came from (bit i:
  * class i, enum mnm_evict_class, first evicted first), @moved actually
  * moved to system memory.

@@ -5,10 +5,14 @@
  * Every event names the mirror by its DMA device (dev_name(), "-" for a
  * mirror without one) and its mm (hashed pointer, the same for every event
  * of one mm within a boot).  Addresses are the CPU virtual addresses the
- * event covers; ends are exclusive.  The events are emitted outside any
- * lock of the layer except where noted, and never allocate.
+ * event covers; ends are exclusive.  Each event is emitted after the work
+ * it reports (the teardown event just before its entry runs) and never
+ * allocates; the invalidation event may run in the OOM reaper.
  *
- * Locking: none of its own; each call site states what it holds.
+ * Locking: none of its own.  The fault batch, invalidation and release
+ * events are emitted with no lock of the layer held; the migration batch
+ * under the mmap lock (read), as migrate_vma runs; the teardown event
+ * under the per-mm lock, which the chain runs under.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM hmm_mirror
@@ -160,13 +164,14 @@ TRACE_EVENT(hmm_mirror_invalidate,
 
 /*
  * One migrate_vma batch of hmm_mirror_migrate(): [start, end), the pages
- * selected for the copy and the pages that moved.
+ * selected for the copy and the pages that moved; ret is
+ * migrate_vma_setup()'s error (nothing selected then), else 0.
  */
 TRACE_EVENT(hmm_mirror_migrate_batch,
 	TP_PROTO(const struct hmm_mirror *mirror, unsigned long start,
 		 unsigned long end, bool to_device, unsigned long selected,
-		 unsigned long migrated),
-	TP_ARGS(mirror, start, end, to_device, selected, migrated),
+		 unsigned long migrated, int ret),
+	TP_ARGS(mirror, start, end, to_device, selected, migrated, ret),
 	TP_STRUCT__entry(
 		__string(dev, hmm_mirror_trace_dev(mirror))
 		__field(const void *, mm)
@@ -175,6 +180,7 @@ TRACE_EVENT(hmm_mirror_migrate_batch,
 		__field(bool, to_device)
 		__field(unsigned long, selected)
 		__field(unsigned long, migrated)
+		__field(int, ret)
 	),
 	TP_fast_assign(
 		__assign_str(dev);
@@ -184,12 +190,13 @@ TRACE_EVENT(hmm_mirror_migrate_batch,
 		__entry->to_device = to_device;
 		__entry->selected = selected;
 		__entry->migrated = migrated;
+		__entry->ret = ret;
 	),
-	TP_printk("dev=%s mm=%p start=0x%lx end=0x%lx npages=%lu to=%s selected=%lu migrated=%lu",
+	TP_printk("dev=%s mm=%p start=0x%lx end=0x%lx npages=%lu to=%s selected=%lu migrated=%lu ret=%d",
 		  __get_str(dev), __entry->mm, __entry->start, __entry->end,
 		  (__entry->end - __entry->start) >> PAGE_SHIFT,
 		  __entry->to_device ? "device" : "system",
-		  __entry->selected, __entry->migrated)
+		  __entry->selected, __entry->migrated, __entry->ret)
 );
 
 /* A mirror's ->release returned (exactly once per mirror). */
