@@ -703,6 +703,37 @@ static void chain_fn(const struct ev *e, void *arg)
 }
 
 /*
+ * The layer's promise at release: no ->invalidate after ->release.  Walk
+ * the trace in order: invalidations of @tok (an mm) that come after its
+ * release event, done ones in *@done (must be none), the rest (dead: the
+ * mirror maps nothing any more) in *@dead.
+ */
+static void after_release(const char *buf, const char *tok, int *done, int *dead)
+{
+	const char *line = buf;
+	bool released = false;
+	struct ev e;
+
+	*done = *dead = 0;
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (ev_parse(line, len, &e) && ev_has(&e, W(tok))) {
+			if (!strcmp(e.name, "hmm_mirror_release"))
+				released = true;
+			else if (released && !strcmp(e.name, "hmm_mirror_invalidate")) {
+				if (ev_has(&e, W("outcome=done")))
+					(*done)++;
+				else
+					(*dead)++;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/*
  * Empty the trace, run child_reads(), and find the child's mm as its own
  * fault batches name it ("mm=..." in @tok).  The buffer is emptied first
  * because a new mm may get the hashed pointer of one freed before.
@@ -734,6 +765,7 @@ static int child_mm(struct trace *t, bool close_first, char *tok, size_t size,
  */
 TEST_F(tr, release_once_with_reason)
 {
+	int done, dead;
 	char tok[80];
 	pid_t pid;
 
@@ -742,6 +774,15 @@ TEST_F(tr, release_once_with_reason)
 	usleep(200 * 1000);	/* a second release would show by now */
 	ASSERT_EQ(ev_wait(&self->t, "hmm_mirror_release", W(tok, "reason=exit"), 1), 1);
 	ASSERT_EQ(ev_wait(&self->t, "hmm_mirror_release", W(tok), 1), 1);
+	/*
+	 * exit_mmap unmaps after the release, while the file (and so the
+	 * intervals) still exist: those invalidations find the mirror dead
+	 * and never reach the driver.
+	 */
+	after_release(trace_read(&self->t), tok, &done, &dead);
+	TH_LOG("after the exit release: %d invalidations done, %d of a dead mirror", done, dead);
+	ASSERT_EQ(done, 0);
+	ASSERT_GT(dead, 0);
 
 	ASSERT_EQ(child_mm(&self->t, true, tok, sizeof(tok), &pid), 0);
 	ASSERT_EQ(ev_each(trace_read(&self->t), "hmm_mirror_release", pid,
@@ -789,6 +830,52 @@ TEST_F(tr, teardown_chain_in_order)
 	usleep(300 * 1000);
 	ASSERT_EQ(ev_each(trace_read(&self->t), "hmm_mirror_teardown", -1, W(tok),
 			  NULL, NULL), 0);
+}
+
+/*
+ * Exclusive access: the grant's own invalidation is the mirror's (outcome
+ * self, event exclusive, the range granted); a CPU read of one page then
+ * revokes it, an invalidation of exactly that page that the device must
+ * act on (outcome done).
+ */
+TEST_F(tr, exclusive_self_then_revoked)
+{
+	struct drm_mnm_info info = { .size = sizeof(info) };
+	struct drm_mnm_exclusive x = { .size = sizeof(x) };
+	char *mem = map_block(), s1[64], s2[64];
+	const char *tr;
+
+	ASSERT_EQ(mnm_ioctl(self->fd, DRM_IOCTL_MNM_GET_INFO, &info), 0);
+	if (!(info.caps & MNM_CAP_EXCLUSIVE))
+		SKIP(return, "no exclusive access: the kernel lacks DEVICE_PRIVATE");
+	ASSERT_NE(mem, NULL);
+	fill(mem, 4, 6);
+	x.addr = (unsigned long)mem;
+	x.npages = 4;
+	ASSERT_EQ(mnm_ioctl(self->fd, DRM_IOCTL_MNM_EXCLUSIVE, &x), 0);
+	ASSERT_EQ(trace_clear(&self->t), 0);
+	ASSERT_EQ(check(mem, 1, 6), -1);	/* the CPU takes page 0 back */
+	tr = trace_read(&self->t);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", getpid(),
+			  W(kx(s1, "start", (unsigned long)mem),
+			    kx(s2, "end", (unsigned long)mem + PS),
+			    "event=exclusive", "blockable=1", "outcome=done"),
+			  NULL, NULL), 1);
+	ASSERT_EQ(ev_each(tr, "hmm_mirror_invalidate", getpid(), W("outcome=self"),
+			  NULL, NULL), 0);
+	munmap(mem, HPS);
+
+	/* The grant itself, in a fresh trace of a fresh block. */
+	mem = map_block();
+	ASSERT_NE(mem, NULL);
+	fill(mem, 4, 7);
+	x.addr = (unsigned long)mem;
+	ASSERT_EQ(mnm_ioctl(self->fd, DRM_IOCTL_MNM_EXCLUSIVE, &x), 0);
+	tr = trace_read(&self->t);
+	ASSERT_EQ(covered(tr, "hmm_mirror_invalidate", getpid(),
+			  W("event=exclusive", "outcome=self", "refused=0"),
+			  (unsigned long)mem, 4, NULL, NULL, NULL), 4);
+	munmap(mem, HPS);
 }
 
 /* ---- non-blockable invalidations: the OOM reaper ------------------------ */
