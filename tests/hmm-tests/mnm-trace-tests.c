@@ -1015,9 +1015,10 @@ TEST_F_TIMEOUT(tr, nonblockable_refused_and_done, 300)
 	}
 	if (mnm_write_str(CG "/cgroup.subtree_control", "+memory"))
 		SKIP(return, "no cgroup v2 memory controller (CONFIG_MEMCG)");
-	if (access(DRAIN_PARAM, F_OK) || access(REFUSE_INVAL, F_OK) ||
-	    access(FAIL_TRYLOCK, F_OK) || dev_counter("invalidations_nonblock") < 0)
-		SKIP(return, "mnmirror or hmm_mirror without their test hooks");
+	if (access(DRAIN_PARAM, F_OK) || dev_counter("invalidations_nonblock") < 0)
+		SKIP(return, "mnmirror without its test hooks (MNM_TEST_HOOKS)");
+	if (access(REFUSE_INVAL, F_OK) || access(FAIL_TRYLOCK, F_OK))
+		SKIP(return, "no fault-injection attributes (CONFIG_FAULT_INJECTION_DEBUG_FS)");
 	trace_stop(&self->t);
 	ASSERT_EQ(trace_start(&self->t, only_layer), 0);
 	self->oom = true;
