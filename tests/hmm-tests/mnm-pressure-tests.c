@@ -26,6 +26,7 @@
 #include "mnm_util.h"
 #include "mnm_pages.h"
 #include "mnm_devmem.h"
+#include "mnm_oom.h"
 
 /* MNM_CYCLES overrides (the slower debug guest runs fewer). */
 #define CYCLES		100000UL
@@ -426,40 +427,6 @@ TEST_F(pressure, failslab_sweep)
 #define OOM_RUNS	20
 /* Victims at a time, each in a memory cgroup of its own. */
 #define OOM_PAR		2
-#define OOM_REGION	(8UL << 20)
-
-/* A counter of device 0 from debugfs ("name value" lines). */
-static long dev_counter(const char *name)
-{
-	FILE *f = fopen("/sys/kernel/debug/mnmirror/dev0/stats", "r");
-	char key[64];
-	long v, ret = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name)) {
-			ret = v;
-			break;
-		}
-	fclose(f);
-	return ret;
-}
-
-static char *oom_mem;
-
-static void *oom_device_thread(void *arg)
-{
-	int fd = (int)(long)arg >> 1, write = (int)(long)arg & 1;
-	char *buf = malloc(BLOCK);
-	unsigned long off = 0;
-
-	for (;;) {
-		mnm_rw(fd, write, oom_mem + off, buf, BLOCK / PS, NULL);
-		off = (off + BLOCK) % OOM_REGION;
-	}
-	return NULL;
-}
 
 /* The victim: device threads busy on its memory, then allocate until killed. */
 static void __attribute__((noreturn)) oom_victim(int cg)

@@ -885,40 +885,6 @@ TEST_F(rt, advise_device_faults_follow)
 	free(buf);
 }
 
-static unsigned long devmem_limit(void)
-{
-	FILE *f = fopen("/sys/kernel/debug/mnmirror/dev0/devmem_limit", "r");
-	unsigned long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
-/* A "name value" line of device 0's debugfs devmem file, or ~0UL. */
-static unsigned long devmem_stat(const char *name)
-{
-	FILE *f = fopen("/sys/kernel/debug/mnmirror/dev0/devmem", "r");
-	unsigned long v, ret = ~0UL;
-	char line[128], key[64];
-
-	if (!f)
-		return ~0UL;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lu", key, &v) == 2 && !strcmp(key, name))
-			ret = v;
-	fclose(f);
-	return ret;
-}
-
-static unsigned long devmem_used(void)
-{
-	return devmem_stat("used");
-}
-
 /*
  * Eviction follows the advice: with room for two ranges, a third evicts
  * the unadvised one even though the range advised to the device moved in

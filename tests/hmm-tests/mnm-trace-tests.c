@@ -22,6 +22,7 @@
 #include "mnm_util.h"
 #include "mnm_pages.h"
 #include "mnm_devmem.h"
+#include "mnm_oom.h"
 #include "mnm_trace_util.h"
 
 #define DEBUGFS		"/sys/kernel/debug/mnmirror"
@@ -252,34 +253,6 @@ TEST_F(tr, migrate_batches_and_copies)
 			  W("event=migrate", "blockable=1", "outcome=done"), NULL, NULL), 0);
 	ASSERT_EQ(mnm_migrate(self->fd, mem, n, MNM_MIGRATE_TO_SYSTEM, NULL), 0);
 	munmap(mem, HPS);
-}
-
-static unsigned long devmem_stat(const char *name)
-{
-	FILE *f = fopen(DEBUGFS "/dev0/devmem", "r");
-	unsigned long v, ret = ~0UL;
-	char line[128], key[64];
-
-	if (!f)
-		return ~0UL;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lu", key, &v) == 2 && !strcmp(key, name))
-			ret = v;
-	fclose(f);
-	return ret;
-}
-
-static unsigned long devmem_limit(void)
-{
-	FILE *f = fopen(DEBUGFS "/dev0/devmem_limit", "r");
-	unsigned long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
 }
 
 static void sum_moved(const struct ev *e, void *arg)
@@ -561,22 +534,6 @@ TEST_F(tr, exclusive_self_then_revoked)
 
 /* ---- non-blockable invalidations: the OOM reaper ------------------------ */
 
-#define OOM_REGION	(8UL << 20)
-
-static char *oom_mem;
-
-static void *oom_device_thread(void *arg)
-{
-	int fd = (int)(long)arg >> 1, write = (int)(long)arg & 1;
-	char *buf = malloc(HPS);
-	unsigned long off = 0;
-
-	for (;;) {
-		mnm_rw(fd, write, oom_mem + off, buf, HPS / PS, NULL);
-		off = (off + HPS) % OOM_REGION;
-	}
-	return NULL;
-}
 
 /*
  * The victim: reads its region through the device once itself (so that its
@@ -611,24 +568,6 @@ static void __attribute__((noreturn)) oom_victim(void)
 			_exit(3);
 		memset(p, 2, 4UL << 20);
 	}
-}
-
-/* A counter of device 0 ("name value" lines of debugfs dev0/stats). */
-static long dev_counter(const char *name)
-{
-	FILE *f = fopen(DEBUGFS "/dev0/stats", "r");
-	char key[64];
-	long v, ret = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name)) {
-			ret = v;
-			break;
-		}
-	fclose(f);
-	return ret;
 }
 
 static int arm(const char *attr)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mnm_util.h"
 
@@ -67,6 +68,57 @@ static inline int debugfs_write(int dev, const char *file, unsigned long val)
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/mnmirror/dev%d/%s", dev, file);
 	return mnm_write_file(path, val);
+}
+
+/* A "name value" line of /sys/kernel/debug/mnmirror/dev0/<file>, or @none. */
+static inline long dev0_value(const char *file, const char *name, long none)
+{
+	char path[96], line[128], key[64];
+	long v, ret = none;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mnmirror/dev0/%s", file);
+	f = fopen(path, "r");
+	if (!f)
+		return none;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name)) {
+			ret = v;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/* A counter of device 0 (debugfs dev0/stats), or -1. */
+static inline long dev_counter(const char *name)
+{
+	return dev0_value("stats", name, -1);
+}
+
+/* A line of device 0's debugfs devmem file, or ~0UL. */
+static inline unsigned long devmem_stat(const char *name)
+{
+	return dev0_value("devmem", name, ~0L);
+}
+
+static inline unsigned long devmem_used(void)
+{
+	return devmem_stat("used");
+}
+
+/* Device 0's debugfs devmem_limit in pages, 0 if it cannot be read. */
+static inline unsigned long devmem_limit(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/mnmirror/dev0/devmem_limit", "r");
+	unsigned long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
 }
 
 #endif /* MNM_DEVMEM_H */
